@@ -1,0 +1,1 @@
+"""Vendor protocol clients. Nothing here imports Home Assistant."""

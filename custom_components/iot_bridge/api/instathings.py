@@ -1,0 +1,433 @@
+"""Instathings IoT cloud client: REST API plus the websocket event stream.
+
+Authentication is OAuth-style client credentials posted as JSON to
+``/authentication/v1/oauth/token``; the answer's ``access_token`` is a JWT sent as
+``Authorization: Bearer`` and, for the websocket, as the ``access_token`` query
+parameter. See vendor-docs/instathings-api.md. Message shapes and the pure
+websocket parser live in ``instathings_events``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncGenerator, Mapping
+import json
+import logging
+import math
+import time
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from .errors import ApiAuthError, ApiCommandError, ApiConnectionError, ApiPayloadError
+from .fields import as_float, as_int, as_list, as_mapping, as_str
+from .http import decode_json, raise_for_status, request
+from .instathings_events import (
+    BadMessage,
+    ConnectivityEvent,
+    DataEvent,
+    DataRecord,
+    InstathingsDevice,
+    InstathingsEvent,
+    InstathingsType,
+    PairingEvent,
+    SoftwareVersionEvent,
+    UnknownEvent,
+    parse_device,
+    parse_event,
+    parse_record,
+    parse_type,
+)
+
+__all__ = [
+    "DEFAULT_WEBSOCKET_URL",
+    "BadMessage",
+    "ConnectivityEvent",
+    "DataEvent",
+    "DataRecord",
+    "InstathingsClient",
+    "InstathingsDevice",
+    "InstathingsEvent",
+    "InstathingsType",
+    "PairingEvent",
+    "SoftwareVersionEvent",
+    "UnknownEvent",
+    "default_api_url",
+    "jwt_claims",
+    "parse_event",
+]
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_WEBSOCKET_URL = "wss://wss.instathings.io"
+AUTH_PATH = "/authentication/v1/oauth/token"
+# Refresh this long before ``exp`` (at most half the lifetime) so no request leaves
+# with a token that expires in flight.
+TOKEN_EARLY_REFRESH = 60.0
+PER_PAGE = 100  # the documented maximum of perPage
+MAX_PAGES = 100
+WS_CONNECT_TIMEOUT = 30.0
+DEFAULT_WS_HEARTBEAT = 60.0
+EXCERPT_CHARS = 200
+_COMMAND_REFUSED = (400, 404, 405, 409, 422)
+
+
+def default_api_url(project: str) -> str:
+    """Return the documented REST base URL of a project."""
+    return f"https://{project}.instathings.io"
+
+
+def jwt_claims(token: str) -> Mapping[str, Any] | None:
+    """Decode a JWT's payload without verifying it (we only read ``exp``/``iat``)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    segment = parts[1]
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        return as_mapping(json.loads(raw))
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+
+
+def _token_lifetime(token: str) -> float | None:
+    """Seconds the token stays valid from now, or None when ``exp`` is unreadable.
+
+    The wall clock decides unless it claims the token is already expired (a
+    skewed clock); then ``exp - iat`` is used so we do not fetch in a loop.
+    """
+    claims = jwt_claims(token) or {}
+    exp = as_float(claims.get("exp"))
+    if exp is None:
+        return None
+    iat = as_float(claims.get("iat"))
+    candidates = [exp - time.time()]
+    if iat is not None:
+        candidates.append(exp - iat)
+    usable = [value for value in candidates if value > 0]
+    return min(usable) if usable else None
+
+
+class InstathingsClient:
+    """Talk to one Instathings project.
+
+    ``api_url`` is the REST base (``default_api_url(project)`` normally),
+    ``websocket_url`` the event endpoint (``DEFAULT_WEBSOCKET_URL`` normally).
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        api_url: str,
+        websocket_url: str,
+        project: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        ws_heartbeat: float | None = DEFAULT_WS_HEARTBEAT,
+    ) -> None:
+        """Store the connection details; nothing is sent until the first call."""
+        self._session = session
+        self._api_url = api_url.rstrip("/")
+        self._ws_url = websocket_url
+        self._project = project
+        self._credentials = {"clientId": client_id, "clientSecret": client_secret}
+        self._ws_heartbeat = ws_heartbeat
+        self._token: str | None = None
+        self._token_deadline = 0.0
+        self._token_lock = asyncio.Lock()
+        self.requests_sent = 0
+
+    @property
+    def project(self) -> str:
+        """The project this client reads."""
+        return self._project
+
+    # --- authentication -----------------------------------------------------------
+
+    async def access_token(self) -> str:
+        """Return a valid access token, fetching one when none is cached or it nears ``exp``."""
+        return await self._get_token()
+
+    async def _get_token(self, stale: str | None = None) -> str:
+        async with self._token_lock:
+            # Another caller may already have replaced the refused token.
+            if (
+                self._token is not None
+                and self._token != stale
+                and time.monotonic() < self._token_deadline
+            ):
+                return self._token
+            self._token = None
+            self.requests_sent += 1
+            status, headers, text = await request(
+                self._session,
+                "POST",
+                self._api_url + AUTH_PATH,
+                what="token",
+                headers={"Accept": "application/json"},
+                json_body=self._credentials,
+            )
+            if status in (400, 401):
+                raise ApiAuthError(f"token: HTTP {status}: client credentials refused")
+            raise_for_status(status, headers, text, "token")
+            body = as_mapping(decode_json(text, "token"))
+            token = as_str(body.get("access_token")) if body is not None else None
+            if not token:
+                raise ApiPayloadError("token: answer has no access_token")
+            lifetime = _token_lifetime(token)
+            if lifetime is None:
+                # No readable exp: reuse the token until the server answers 401.
+                self._token_deadline = math.inf
+            else:
+                early = min(TOKEN_EARLY_REFRESH, lifetime / 2)
+                self._token_deadline = time.monotonic() + lifetime - early
+            self._token = token
+            return token
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        what: str,
+        params: Mapping[str, str] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+    ) -> tuple[int, Mapping[str, str], str]:
+        self.requests_sent += 1
+        return await request(
+            self._session,
+            method,
+            self._api_url + path,
+            what=what,
+            headers={
+                **(headers or {}),
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+            },
+            params=params,
+            json_body=json_body,
+        )
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, Mapping[str, str], str]:
+        """Send an authorized request; on 401 fetch a new token and retry once."""
+        token = await self._get_token()
+        args = {"what": what, "params": params, "json_body": json_body, "headers": headers}
+        status, resp_headers, text = await self._send(method, path, token, **args)
+        if status == 401:
+            token = await self._get_token(stale=token)
+            status, resp_headers, text = await self._send(method, path, token, **args)
+        return status, resp_headers, text
+
+    async def _get_json(
+        self, path: str, *, what: str, params: Mapping[str, str] | None = None
+    ) -> Any:
+        status, headers, text = await self._call("GET", path, what=what, params=params)
+        raise_for_status(status, headers, text, what)
+        return decode_json(text, what)
+
+    # --- devices ------------------------------------------------------------------
+
+    async def list_devices(self) -> list[InstathingsDevice]:
+        """Return every device of the project: gateways, their sub-devices and standalone ones.
+
+        The doc shows one JSON array and no paging. Items without an id are skipped.
+        """
+        items = as_list(await self._get_json("/device/v1/devices", what="devices"))
+        if items is None:
+            raise ApiPayloadError("devices: answer is not a JSON array")
+        devices = []
+        for raw in items:
+            device = parse_device(raw)
+            if device is None:
+                _LOGGER.debug("Skipping a device entry without an id")
+                continue
+            devices.append(device)
+        return devices
+
+    async def list_types(self) -> list[InstathingsType]:
+        """Return the project's device types (manufacturer and model of a ``type_id``)."""
+        items = as_list(await self._get_json("/device/v1/types", what="types"))
+        if items is None:
+            raise ApiPayloadError("types: answer is not a JSON array")
+        return [item for item in map(parse_type, items) if item is not None]
+
+    # --- data ---------------------------------------------------------------------
+
+    async def _data_page(
+        self, device_id: str, params: Mapping[str, str]
+    ) -> tuple[list[Any], int | None]:
+        body = as_mapping(
+            await self._get_json(
+                f"/device/v1/devices/{quote(device_id, safe='')}/data", what="data", params=params
+            )
+        )
+        items = as_list(body.get("data")) if body is not None else None
+        if body is None or items is None:
+            raise ApiPayloadError("data: answer has no data array")
+        return items, as_int(body.get("totalItems"))
+
+    async def latest_data(self, device_id: str) -> DataRecord | None:
+        """Return the newest data record of a device, or None when it has none.
+
+        Asks for one item of page 1: the cloud lists records newest first (the
+        doc's example); the newest of what came back is returned either way.
+        """
+        items, _ = await self._data_page(device_id, {"page": "1", "perPage": "1"})
+        newest: DataRecord | None = None
+        for raw in items:
+            record = parse_record(raw, device_id)
+            if record is not None and (newest is None or record.ts > newest.ts):
+                newest = record
+        return newest
+
+    async def data_since(self, device_id: str, start_ms: int) -> list[DataRecord]:
+        """Return the device's records strictly newer than ``start_ms``, oldest first.
+
+        Pages through ``start=`` results, 100 at a time, until ``totalItems`` have
+        been read (or a short page when the server omits it). Records arriving
+        while we page can shift items between pages; duplicates are dropped by
+        record id.
+        """
+        seen: set[str] = set()
+        result: list[DataRecord] = []
+        fetched = 0
+        for page in range(1, MAX_PAGES + 1):
+            params = {"start": str(start_ms), "page": str(page), "perPage": str(PER_PAGE)}
+            items, total = await self._data_page(device_id, params)
+            fetched += len(items)
+            for raw in items:
+                record = parse_record(raw, device_id)
+                if record is None:
+                    _LOGGER.debug("Skipping a malformed data record of %s", device_id)
+                    continue
+                key = record.record_id or f"{record.ts}:{json.dumps(record.data, default=str)}"
+                if record.ts <= start_ms or key in seen:
+                    continue
+                seen.add(key)
+                result.append(record)
+            if not items or (fetched >= total if total is not None else len(items) < PER_PAGE):
+                break
+        else:
+            _LOGGER.warning("Data of %s exceeds %d pages; catch-up is partial", device_id, page)
+        result.sort(key=lambda record: record.ts)
+        return result
+
+    # --- control ------------------------------------------------------------------
+
+    async def set_control(
+        self,
+        device_id: str,
+        body: Mapping[str, Any],
+        *,
+        query: Mapping[str, str] | None = None,
+        http_path: str | None = None,
+        http_method: str | None = None,
+    ) -> None:
+        """Publish ``body`` to a device (e.g. ``{"state": "ON"}``).
+
+        The cloud forwards the body as is and answers ``{}``: success means
+        "delivered", the device confirms with a ``data`` event. ``http_path`` and
+        ``http_method`` fill the ``instathings-path``/``-method`` headers HTTP
+        devices need; ``query`` is forwarded to them.
+        """
+        headers: dict[str, str] = {}
+        if http_path is not None:
+            headers["instathings-path"] = http_path
+        if http_method is not None:
+            headers["instathings-method"] = http_method
+        status, resp_headers, text = await self._call(
+            "POST",
+            f"/device/v1/control/{quote(device_id, safe='')}/set",
+            what="control",
+            params=query,
+            json_body=dict(body),
+            headers=headers,
+        )
+        if status in _COMMAND_REFUSED:
+            detail = f"HTTP {status}: {text[:EXCERPT_CHARS]}" if text else f"HTTP {status}"
+            raise ApiCommandError("set", detail)
+        raise_for_status(status, resp_headers, text, "control")
+
+    # --- websocket ----------------------------------------------------------------
+
+    async def events(self) -> AsyncGenerator[InstathingsEvent]:
+        """Yield parsed events from the project's websocket.
+
+        Never returns normally: when the socket closes or fails it raises
+        ApiConnectionError, and the caller reconnects (and catches up with
+        ``data_since``). A refused token, even after fetching a new one, raises
+        ApiAuthError. Close it with ``contextlib.aclosing`` when stopping early.
+        """
+        ws = await self._connect_ws()
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg.type is aiohttp.WSMsgType.TEXT:
+                    yield parse_event(msg.data)
+                elif msg.type is aiohttp.WSMsgType.BINARY:
+                    try:
+                        text = msg.data.decode()
+                    except UnicodeDecodeError:
+                        yield BadMessage("binary message is not UTF-8", repr(msg.data[:60]))
+                    else:
+                        yield parse_event(text)
+                elif msg.type is aiohttp.WSMsgType.ERROR:
+                    error = type(ws.exception()).__name__
+                    raise ApiConnectionError(f"websocket: connection failed ({error})")
+                elif msg.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSING,
+                    aiohttp.WSMsgType.CLOSED,
+                ):
+                    raise ApiConnectionError(f"websocket: closed (code {ws.close_code})")
+        finally:
+            await ws.close()
+
+    async def _open_ws(
+        self, token: str
+    ) -> tuple[aiohttp.ClientWebSocketResponse | None, int, Mapping[str, str]]:
+        """Try one handshake; return the socket, or None with the refusal's status."""
+        url = URL(self._ws_url).update_query(project=self._project, access_token=token)
+        self.requests_sent += 1
+        # Error texts from aiohttp quote the URL, which holds the token: never pass
+        # them on, and cut the exception chain (``from None``).
+        try:
+            async with asyncio.timeout(WS_CONNECT_TIMEOUT):
+                ws = await self._session.ws_connect(url, heartbeat=self._ws_heartbeat)
+        except aiohttp.WSServerHandshakeError as err:
+            return None, err.status, err.headers or {}
+        except TimeoutError:
+            raise ApiConnectionError("websocket: timed out connecting") from None
+        except aiohttp.ClientError as err:
+            raise ApiConnectionError(f"websocket: {type(err).__name__}") from None
+        return ws, 101, {}
+
+    async def _connect_ws(self) -> aiohttp.ClientWebSocketResponse:
+        token = await self._get_token()
+        ws, status, headers = await self._open_ws(token)
+        # A gateway-style authorizer may answer 403 for an expired token, so both
+        # refusals earn one retry with a fresh token.
+        if ws is None and status in (401, 403):
+            token = await self._get_token(stale=token)
+            ws, status, headers = await self._open_ws(token)
+        if ws is not None:
+            return ws
+        if status in (401, 403):
+            raise ApiAuthError(f"websocket: HTTP {status}: access token refused")
+        raise_for_status(status, headers, "", "websocket")
+        raise ApiConnectionError(f"websocket: handshake answered HTTP {status}")

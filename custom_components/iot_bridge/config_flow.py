@@ -1,0 +1,185 @@
+"""One config flow for every vendor: a menu, then the vendor's own form."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from typing import Any
+
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.core import callback
+
+from .const import CONF_VENDOR, DOMAIN, LOGGER
+from .errors import FlowError
+from .vendor import EntryDraft, FollowUp, Vendor
+from .vendors import VENDORS, vendor_for
+
+
+class IotBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Menu of vendors; each vendor step validates against the vendor itself."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with no vendor chosen."""
+        self._vendor: Vendor | None = None
+        self._follow_up: FollowUp | None = None
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Return the vendor's options flow."""
+        flow = vendor_for(config_entry.data).options_flow(config_entry)
+        if flow is None:  # pragma: no cover - guarded by async_supports_options_flow
+            raise ValueError("vendor has no options")
+        return flow
+
+    @classmethod
+    @callback
+    def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
+        """Offer options only for vendors that have some."""
+        return vendor_for(config_entry.data).options_flow(config_entry) is not None
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask which vendor to add."""
+        return self.async_show_menu(step_id="user", menu_options=list(VENDORS))
+
+    async def async_step_egauge(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Add an eGauge meter."""
+        return await self._async_step_vendor("egauge", user_input)
+
+    # --- the generic steps ----------------------------------------------------
+
+    async def _async_step_vendor(
+        self, key: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Show a vendor's form, validate it, and create the entry."""
+        vendor = self._vendor = VENDORS[key]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            outcome = await self._async_validate(
+                vendor.async_validate(self.hass, user_input, None), errors
+            )
+            if outcome is not None:
+                return await self._async_handle_outcome(outcome)
+        schema = self.add_suggested_values_to_schema(
+            vendor.user_schema(advanced=self.show_advanced_options), user_input or {}
+        )
+        return self.async_show_form(step_id=key, data_schema=schema, errors=errors)
+
+    async def _async_step_follow_up(self, user_input: dict[str, Any] | None) -> ConfigFlowResult:
+        """Show or finish a vendor's further form (e.g. which site)."""
+        follow_up = self._follow_up
+        assert follow_up is not None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            outcome = await self._async_validate(follow_up.finish(user_input), errors)
+            if outcome is not None:
+                return await self._async_handle_outcome(outcome)
+        return self.async_show_form(
+            step_id=follow_up.step_id,
+            data_schema=follow_up.schema,
+            errors=errors,
+            description_placeholders=follow_up.placeholders,
+        )
+
+    @staticmethod
+    async def _async_validate(
+        validation: Awaitable[EntryDraft | FollowUp], errors: dict[str, str]
+    ) -> EntryDraft | FollowUp | None:
+        """Await a vendor's validation; record a form error instead of raising."""
+        try:
+            return await validation
+        except FlowError as err:
+            errors[err.field] = err.key
+        except Exception:  # noqa: BLE001 - any surprise must still end as a form error
+            LOGGER.exception("Unexpected error while validating the form")
+            errors["base"] = "unknown"
+        return None
+
+    async def _async_handle_outcome(self, outcome: EntryDraft | FollowUp) -> ConfigFlowResult:
+        if isinstance(outcome, FollowUp):
+            self._follow_up = outcome
+            return await self._async_step_follow_up(None)
+        return await self._async_finish(outcome)
+
+    async def _async_finish(self, draft: EntryDraft) -> ConfigFlowResult:
+        """Create the entry, or update it when re-authenticating or reconfiguring."""
+        assert self._vendor is not None
+        await self.async_set_unique_id(draft.unique_id)
+        data = {CONF_VENDOR: self._vendor.key, **draft.data}
+        if self.source == "reauth":
+            self._abort_if_unique_id_mismatch(reason="wrong_device")
+            return self.async_update_reload_and_abort(self._get_reauth_entry(), data=data)
+        if self.source == "reconfigure":
+            self._abort_if_unique_id_mismatch(reason="wrong_device")
+            result = self.async_update_reload_and_abort(
+                self._get_reconfigure_entry(), data=data, title=draft.title
+            )
+            return self._vendor.reconfigure_result(result, draft)
+        self._abort_if_unique_id_configured()
+        return self.async_create_entry(
+            title=draft.title, data=data, description_placeholders=draft.placeholders
+        )
+
+    # --- reauth ---------------------------------------------------------------
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Start re-authentication when the vendor refused our credentials."""
+        self._vendor = vendor_for(entry_data)
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for new credentials and check them."""
+        entry = self._get_reauth_entry()
+        vendor = self._vendor = vendor_for(entry.data)
+        schema = vendor.reauth_schema()
+        if schema is None:
+            return self.async_abort(reason="reauth_not_supported")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            current = dict(entry.data)
+            outcome = await self._async_validate(
+                vendor.async_validate(self.hass, {**_form_fields(current), **user_input}, current),
+                errors,
+            )
+            if outcome is not None:
+                return await self._async_handle_outcome(outcome)
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"name": entry.title},
+        )
+
+    # --- reconfigure ----------------------------------------------------------
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change an entry's settings; it must stay the same device or account."""
+        entry = self._get_reconfigure_entry()
+        vendor = self._vendor = vendor_for(entry.data)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            outcome = await self._async_validate(
+                vendor.async_validate(self.hass, user_input, dict(entry.data)), errors
+            )
+            if outcome is not None:
+                return await self._async_handle_outcome(outcome)
+        schema = self.add_suggested_values_to_schema(
+            vendor.user_schema(advanced=self.show_advanced_options),
+            user_input or _form_fields(entry.data),
+        )
+        return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
+
+
+def _form_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Entry data without the bookkeeping the flow adds itself."""
+    return {key: value for key, value in data.items() if key != CONF_VENDOR}

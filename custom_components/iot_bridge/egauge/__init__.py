@@ -1,0 +1,105 @@
+"""eGauge energy meters, polled through the meter's local WebAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import voluptuous as vol
+
+from ..api.egauge import EgaugeClient, normalize_url
+from ..api.errors import ApiError
+from ..errors import FlowError, flow_error_for, setup_error_for
+from ..vendor import EntryDraft, IotBridgeConfigEntry, Vendor
+from .coordinator import EgaugeCoordinator
+
+_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
+
+def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> EgaugeClient:
+    # Meters usually have self-signed certificates: the user may turn checks off.
+    session = async_get_clientsession(hass, verify_ssl=data.get(CONF_VERIFY_SSL, True))
+    return EgaugeClient(session, data[CONF_URL], data[CONF_USERNAME], data[CONF_PASSWORD])
+
+
+class EgaugeVendor(Vendor):
+    """eGauge: one entry per meter, identified by its serial number."""
+
+    key = "egauge"
+    platforms = (Platform.SENSOR,)
+    secret_keys = frozenset({CONF_PASSWORD, CONF_USERNAME})
+
+    def user_schema(self, *, advanced: bool) -> vol.Schema:
+        """URL, credentials and whether to check the meter's certificate."""
+        return vol.Schema(
+            {
+                vol.Required(CONF_URL): str,
+                vol.Required(CONF_USERNAME): str,
+                vol.Required(CONF_PASSWORD): _PASSWORD,
+                vol.Required(CONF_VERIFY_SSL, default=True): bool,
+            }
+        )
+
+    def reauth_schema(self) -> vol.Schema:
+        """A new user name and password."""
+        return vol.Schema(
+            {
+                vol.Required(CONF_USERNAME): str,
+                vol.Required(CONF_PASSWORD): _PASSWORD,
+            }
+        )
+
+    async def async_validate(
+        self,
+        hass: HomeAssistant,
+        user_input: dict[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> EntryDraft:
+        """Log in, read the meter's identity and one reading."""
+        try:
+            url = normalize_url(user_input[CONF_URL])
+        except ValueError as err:
+            raise FlowError("invalid_url", CONF_URL) from err
+        data = {
+            CONF_URL: url,
+            CONF_USERNAME: user_input[CONF_USERNAME],
+            CONF_PASSWORD: user_input[CONF_PASSWORD],
+            CONF_VERIFY_SSL: user_input.get(CONF_VERIFY_SSL, True),
+        }
+        client = _client(hass, data)
+        try:
+            await client.login()
+            identity = await client.get_identity()
+            # Reading registers proves the user has the rights the entry needs.
+            await client.get_readings()
+        except ApiError as err:
+            raise flow_error_for(err) from err
+        finally:
+            await client.close()
+        return EntryDraft(
+            title=identity.hostname or f"eGauge {identity.serial}",
+            unique_id=identity.serial,
+            data=data,
+        )
+
+    async def async_setup_entry(
+        self, hass: HomeAssistant, entry: IotBridgeConfigEntry
+    ) -> EgaugeCoordinator:
+        """Log in, read the identity and run the first poll."""
+        client = _client(hass, entry.data)
+        try:
+            await client.login()
+            identity = await client.get_identity()
+        except ApiError as err:
+            raise setup_error_for(err) from err
+        coordinator = EgaugeCoordinator(hass, entry, client, identity)
+        await coordinator.async_config_entry_first_refresh()
+        return coordinator

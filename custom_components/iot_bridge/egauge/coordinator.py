@@ -1,0 +1,153 @@
+"""Polling an eGauge meter: one request per poll, energy ledger kept on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.storage import Store
+
+from ..api.egauge import EgaugeClient, EgaugeIdentity, EgaugeReading
+from ..const import DOMAIN, LOGGER
+from ..coordinator import IotBridgeCoordinator
+from ..vendor import IotBridgeConfigEntry
+from .energy import EnergyLedger
+from .sensors import meter_sensor_descriptions
+
+POLL_INTERVAL = timedelta(seconds=30)
+METER = "meter"
+STORE_VERSION = 1
+# The ledger changes every poll; writing it at most once a minute is plenty.
+STORE_DELAY = 60
+
+
+@dataclass(slots=True)
+class MeterState:
+    """What the meter's entities read: the latest registers and the energy ledger."""
+
+    reading: EgaugeReading
+    energy: EnergyLedger
+
+
+class EgaugeCoordinator(IotBridgeCoordinator[MeterState]):
+    """Polls every register's rate and counter in a single request."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: IotBridgeConfigEntry,
+        client: EgaugeClient,
+        identity: EgaugeIdentity,
+    ) -> None:
+        """Set up polling for one meter."""
+        super().__init__(
+            hass, entry, name=f"eGauge {identity.serial}", update_interval=POLL_INTERVAL
+        )
+        self.client = client
+        self.identity = identity
+        self.energy = EnergyLedger()
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORE_VERSION, f"{DOMAIN}.egauge_energy.{entry.entry_id}"
+        )
+        self._register_types: dict[str, str] = {}
+        self._warned_missing: set[str] = set()
+
+    async def _async_setup(self) -> None:
+        self.energy = EnergyLedger.from_dict(await self._store.async_load())
+
+    async def _async_fetch(self) -> MeterState:
+        reading = await self.client.get_readings()
+        changed, new_bidirectional = self.energy.update(reading)
+        if changed:
+            self._store.async_delay_save(self.energy.as_dict, STORE_DELAY)
+        register_types = {name: reg.type_code for name, reg in reading.registers.items()}
+        if new_bidirectional or register_types != self._register_types:
+            self._log_register_changes(register_types)
+            self._register_types = register_types
+            self.mark_catalog_changed()
+        self._warn_missing_values(reading)
+        return MeterState(reading=reading, energy=self.energy)
+
+    def _log_register_changes(self, register_types: dict[str, str]) -> None:
+        if not self._register_types:
+            return
+        for name in self._register_types.keys() - register_types.keys():
+            LOGGER.warning("eGauge %s: register %s is gone", self.identity.serial, name)
+        for name, code in register_types.items():
+            old = self._register_types.get(name)
+            if old is not None and old != code:
+                LOGGER.warning(
+                    "eGauge %s: register %s changed type from %s to %s",
+                    self.identity.serial,
+                    name,
+                    old,
+                    code,
+                )
+
+    def _warn_missing_values(self, reading: EgaugeReading) -> None:
+        for name, register in reading.registers.items():
+            if register.rate is None and name not in self._warned_missing:
+                self._warned_missing.add(name)
+                LOGGER.warning(
+                    "eGauge %s: register %s came without a usable value",
+                    self.identity.serial,
+                    name,
+                )
+
+    async def async_shutdown(self) -> None:
+        """Write the ledger and log out before the entry goes away."""
+        await super().async_shutdown()
+        await self._store.async_save(self.energy.as_dict())
+        await self.client.close()
+
+    def entity_descriptions(self, platform: Platform) -> Iterable[tuple[str, EntityDescription]]:
+        """Every register's sensors; eGauge has no other platforms."""
+        if platform is not Platform.SENSOR or self.data is None:
+            return ()
+        return ((METER, description) for description in meter_sensor_descriptions(self.data))
+
+    def device_info(self, device_key: str) -> DeviceInfo:
+        """The meter itself."""
+        identity = self.identity
+        return DeviceInfo(
+            identifiers={(DOMAIN, f"egauge_{identity.serial}")},
+            manufacturer="eGauge Systems",
+            model=identity.model,
+            name=identity.hostname or f"eGauge {identity.serial}",
+            serial_number=identity.serial,
+            sw_version=identity.firmware,
+            configuration_url=self.client.base_url,
+        )
+
+    def device_data(self, device_key: str) -> MeterState:
+        """The meter's latest state."""
+        return self.data
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Registers as last read and the energy ledger."""
+        state = self.data
+        return {
+            "identity": {
+                "serial": self.identity.serial,
+                "model": self.identity.model,
+                "firmware": self.identity.firmware,
+            },
+            "requests_sent": self.client.requests_sent,
+            "timestamp": state.reading.timestamp if state else None,
+            "registers": [
+                {
+                    "name": reg.name,
+                    "type": reg.type_code,
+                    "rate": reg.rate,
+                    "counter": reg.counter,
+                }
+                for reg in (state.reading.registers.values() if state else ())
+            ],
+            "energy_ledger": self.energy.as_dict(),
+        }

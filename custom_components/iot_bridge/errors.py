@@ -1,0 +1,96 @@
+"""The one mapping from vendor API errors to Home Assistant's exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryNotReady,
+    HomeAssistantError,
+)
+from homeassistant.helpers.update_coordinator import UpdateFailed
+
+from .api.errors import (
+    ApiAuthError,
+    ApiCommandError,
+    ApiConnectionError,
+    ApiError,
+    ApiForbiddenError,
+    ApiPayloadError,
+)
+from .const import DOMAIN
+
+
+class FlowError(Exception):
+    """A config flow form error: ``key`` is a ``config.error`` translation key."""
+
+    def __init__(self, key: str, field: str = "base") -> None:
+        """Remember which translated error to show and under which field."""
+        super().__init__(key)
+        self.key = key
+        self.field = field
+
+
+def flow_error_for(err: ApiError) -> FlowError:
+    """Translate an API error raised while validating a form."""
+    if isinstance(err, ApiAuthError):
+        return FlowError("invalid_auth")
+    if isinstance(err, ApiForbiddenError):
+        return FlowError("missing_permission")
+    if isinstance(err, ApiConnectionError):
+        return FlowError("cannot_connect")
+    return FlowError("unknown")
+
+
+def update_error_for(err: ApiError) -> Exception:
+    """Translate an API error raised while refreshing data."""
+    if isinstance(err, (ApiAuthError, ApiForbiddenError)):
+        return ConfigEntryAuthFailed(
+            translation_domain=DOMAIN,
+            translation_key="auth_failed",
+            translation_placeholders={"error": str(err)},
+        )
+    key = "invalid_response" if isinstance(err, ApiPayloadError) else "update_failed"
+    return UpdateFailed(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders={"error": str(err)},
+    )
+
+
+def setup_error_for(err: ApiError) -> Exception:
+    """Translate an API error raised while setting an entry up."""
+    if isinstance(err, (ApiAuthError, ApiForbiddenError)):
+        return update_error_for(err)
+    return ConfigEntryNotReady(
+        translation_domain=DOMAIN,
+        translation_key="setup_failed",
+        translation_placeholders={"error": str(err)},
+    )
+
+
+@asynccontextmanager
+async def command_errors(action: str) -> AsyncIterator[None]:
+    """Turn a failed user action (switch, button) into a translated error."""
+    try:
+        yield
+    except ApiCommandError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="command_failed",
+            translation_placeholders={"command": err.command, "reason": err.reason},
+        ) from err
+    except ApiAuthError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="action_auth_failed",
+            translation_placeholders={"action": action},
+        ) from err
+    except ApiError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="action_failed",
+            translation_placeholders={"action": action, "error": str(err)},
+        ) from err

@@ -1,0 +1,17 @@
+"""The registry of vendor packages: adding a vendor is one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .const import CONF_VENDOR
+from .egauge import EgaugeVendor
+from .vendor import Vendor
+
+VENDORS: dict[str, Vendor] = {vendor.key: vendor for vendor in (EgaugeVendor(),)}
+
+
+def vendor_for(data: Mapping[str, Any]) -> Vendor:
+    """Return the vendor that owns an entry's data."""
+    return VENDORS[data[CONF_VENDOR]]

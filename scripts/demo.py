@@ -1,0 +1,245 @@
+"""Run Home Assistant with IoT Bridge against local vendor simulators.
+
+Starts each vendor's simulator, starts Home Assistant with a config in
+.develop/config, onboards a user (dev / dev) on first run, and adds one entry
+per vendor through the integration's own config flow over Home Assistant's
+REST API, exactly as a user would in the UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+import os
+from pathlib import Path
+import signal
+import sys
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = ROOT / ".develop"
+CONFIG = DEV / "config"
+HA_URL = "http://127.0.0.1:8123"
+CLIENT_ID = f"{HA_URL}/"
+USER, PASSWORD = "dev", "dev"
+
+CONFIGURATION_YAML = """\
+# Written by scripts/demo.py for the local demo.
+homeassistant:
+  name: IoT Bridge demo
+  time_zone: UTC
+  unit_system: metric
+  country: DE
+  latitude: 52.52
+  longitude: 13.40
+  elevation: 30
+frontend:
+config:
+energy:
+history:
+logbook:
+http:
+  server_host: 127.0.0.1
+  server_port: 8123
+logger:
+  default: warning
+  logs:
+    custom_components.iot_bridge: debug
+"""
+
+
+@dataclass
+class DemoVendor:
+    """One vendor in the demo: its simulator and what to type into its form."""
+
+    step: str
+    simulator: list[str]
+    form: dict[str, Any]
+    # Further forms (e.g. choose a site) are submitted with their defaults.
+    # Runs after the entry exists, with the flow's result (e.g. to start a gateway emulator).
+    after: Callable[[dict[str, Any]], Awaitable[list[str] | None]] | None = None
+    extra_processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+
+
+def py(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+VENDORS: list[DemoVendor] = [
+    DemoVendor(
+        step="egauge",
+        simulator=py("-m", "simulators.egauge", "--port", "8401"),
+        form={
+            "url": "http://127.0.0.1:8401",
+            "username": "owner",
+            "password": "secret",
+            "verify_ssl": True,
+        },
+    ),
+]
+
+
+async def wait_for_http(url: str, timeout: float = 300) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as resp:
+                    if resp.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{url} did not come up")
+            await asyncio.sleep(1)
+
+
+async def access_token(session: aiohttp.ClientSession) -> str:
+    """Onboard on first run, else log in; return an access token."""
+    async with session.get(f"{HA_URL}/api/onboarding") as resp:
+        steps = await resp.json() if resp.status == 200 else []
+    done = {step["step"] for step in steps if step.get("done")}
+    if "user" not in done:
+        async with session.post(
+            f"{HA_URL}/api/onboarding/users",
+            json={
+                "client_id": CLIENT_ID,
+                "name": "Developer",
+                "username": USER,
+                "password": PASSWORD,
+                "language": "en",
+            },
+        ) as resp:
+            resp.raise_for_status()
+            code = (await resp.json())["auth_code"]
+    else:
+        async with session.post(
+            f"{HA_URL}/auth/login_flow",
+            json={
+                "client_id": CLIENT_ID,
+                "handler": ["homeassistant", None],
+                "redirect_uri": CLIENT_ID,
+            },
+        ) as resp:
+            flow = await resp.json()
+        async with session.post(
+            f"{HA_URL}/auth/login_flow/{flow['flow_id']}",
+            json={"client_id": CLIENT_ID, "username": USER, "password": PASSWORD},
+        ) as resp:
+            code = (await resp.json())["result"]
+    async with session.post(
+        f"{HA_URL}/auth/token",
+        data={"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID},
+    ) as resp:
+        resp.raise_for_status()
+        token: str = (await resp.json())["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    for step, body in (
+        ("core_config", {}),
+        ("analytics", {}),
+        ("integration", {"client_id": CLIENT_ID, "redirect_uri": CLIENT_ID}),
+    ):
+        if step not in done:
+            async with session.post(f"{HA_URL}/api/onboarding/{step}", json=body, headers=headers):
+                pass
+    return token
+
+
+async def add_entry(
+    session: aiohttp.ClientSession, headers: dict[str, str], vendor: DemoVendor
+) -> dict[str, Any] | None:
+    """Walk the config flow: menu, vendor form, then defaults for any further form."""
+    base = f"{HA_URL}/api/config/config_entries/flow"
+    async with session.post(base, json={"handler": "iot_bridge"}, headers=headers) as resp:
+        result = await resp.json()
+    flow_url = f"{base}/{result['flow_id']}"
+    async with session.post(flow_url, json={"next_step_id": vendor.step}, headers=headers) as resp:
+        result = await resp.json()
+    payload: dict[str, Any] = vendor.form
+    for _ in range(5):
+        async with session.post(flow_url, json=payload, headers=headers) as resp:
+            result = await resp.json()
+        if result.get("type") != "form" or result.get("errors"):
+            break
+        payload = {}  # a follow-up form: its defaults are enough
+    if result.get("type") == "create_entry":
+        print(f"  {vendor.step}: added '{result['title']}'")
+        return dict(result)
+    print(f"  {vendor.step}: {result.get('reason') or result.get('errors') or result}")
+    return None
+
+
+async def configure(vendors: list[DemoVendor]) -> None:
+    await wait_for_http(f"{HA_URL}/api/onboarding")
+    async with aiohttp.ClientSession() as session:
+        token = await access_token(session)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with session.get(
+            f"{HA_URL}/api/config/config_entries/entry", headers=headers
+        ) as resp:
+            entries = await resp.json()
+        have = {entry["title"] for entry in entries if entry["domain"] == "iot_bridge"}
+        print(f"Configuring IoT Bridge (existing entries: {sorted(have) or 'none'})")
+        for vendor in vendors:
+            result = await add_entry(session, headers, vendor)
+            if vendor.after is not None:
+                command = await vendor.after(result or {})
+                if command:
+                    vendor.extra_processes.append(
+                        await asyncio.create_subprocess_exec(*command, cwd=ROOT)
+                    )
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-ha", action="store_true", help="only run the simulators")
+    args = parser.parse_args()
+
+    CONFIG.mkdir(parents=True, exist_ok=True)
+    config_yaml = CONFIG / "configuration.yaml"
+    if not config_yaml.exists():
+        config_yaml.write_text(CONFIGURATION_YAML)
+    link = CONFIG / "custom_components"
+    if not link.exists():
+        link.symlink_to(os.path.relpath(ROOT / "custom_components", CONFIG))
+
+    processes: list[asyncio.subprocess.Process] = []
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for vendor in VENDORS:
+        processes.append(await asyncio.create_subprocess_exec(*vendor.simulator, cwd=ROOT, env=env))
+    print("Simulators: " + ", ".join(v.step for v in VENDORS))
+    if not args.no_ha:
+        processes.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "homeassistant", "-c", str(CONFIG), cwd=ROOT
+            )
+        )
+        try:
+            await configure(VENDORS)
+        except Exception as err:  # noqa: BLE001 - the demo keeps running for manual set-up
+            print(f"Automatic set-up failed ({err}); add the entries in the UI instead.")
+        print(
+            f"\nHome Assistant: {HA_URL}  (log in as {USER} / {PASSWORD})\n"
+            "Settings > Devices & services > IoT Bridge shows the devices. Ctrl-C stops.\n"
+        )
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    waiters = [asyncio.create_task(p.wait()) for p in processes]
+    await asyncio.wait([asyncio.create_task(stop.wait()), *waiters], return_when="FIRST_COMPLETED")
+    for process in processes + [p for v in VENDORS for p in v.extra_processes]:
+        if process.returncode is None:
+            process.terminate()
+    for process in processes:
+        await process.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

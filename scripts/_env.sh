@@ -5,7 +5,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
-STAMP="$VENV/.requirements.sha256"
 
 find_python() {
   local candidate
@@ -25,17 +24,10 @@ find_python() {
   return 1
 }
 
-requirements_hash() {
-  cat "$ROOT/requirements_test.txt" "$@" | sha256sum | cut -d' ' -f1
-}
-
 ensure_venv() {
-  # Extra requirement files (the demo's) join the hash, so the venv is rebuilt when any changes.
-  local want
-  want="$(requirements_hash "$@")"
-  if [ -x "$PY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
-    return 0
-  fi
+  # requirements_test.txt always, plus any extra requirement files (the demo's).
+  # Each file has its own stamp, so switching between scripts/test and
+  # scripts/develop reinstalls nothing; a changed file is installed again.
   if [ ! -x "$PY" ]; then
     local python
     if ! python="$(find_python)"; then
@@ -47,10 +39,15 @@ ensure_venv() {
     "$python" -m venv "$VENV"
     "$PY" -m pip install --quiet --upgrade pip
   fi
-  echo "Installing test requirements into .venv"
-  local args=(-r "$ROOT/requirements_test.txt")
-  local extra
-  for extra in "$@"; do args+=(-r "$extra"); done
-  "$PY" -m pip install --quiet "${args[@]}"
-  echo "$want" > "$STAMP"
+  local file want stamp
+  for file in "$ROOT/requirements_test.txt" "$@"; do
+    want="$(sha256sum "$file" | cut -d' ' -f1)"
+    stamp="$VENV/.installed-$(basename "$file").sha256"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+      continue
+    fi
+    echo "Installing $(basename "$file") into .venv"
+    "$PY" -m pip install --quiet -r "$file"
+    echo "$want" > "$stamp"
+  done
 }

@@ -63,10 +63,41 @@ class DemoVendor:
     # Runs after the entry exists, with the flow's result (e.g. to start a gateway emulator).
     after: Callable[[dict[str, Any]], Awaitable[list[str] | None]] | None = None
     extra_processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+    # Start the flow as a user with advanced mode on (fields such as endpoint overrides).
+    advanced: bool = False
 
 
 def py(*args: str) -> list[str]:
     return [sys.executable, *args]
+
+
+async def efento_gateway(result: dict[str, Any]) -> list[str] | None:
+    """Start the emulated Efento gateway with the settings the finished flow showed."""
+    settings = result.get("description_placeholders") or {}
+    if not settings.get("token"):
+        return None
+    return [
+        "env",
+        f"PYTHONPATH={ROOT}",
+        *py(
+            "-m",
+            "simulators.efento_gateway",
+            "--url",
+            HA_URL,
+            "--measurements-path",
+            settings["measurements_url"],
+            "--heartbeat-path",
+            settings["heartbeat_url"],
+            "--token",
+            settings["token"],
+            "--loggers",
+            "3",
+            "--interval",
+            "15",
+            "--heartbeat-interval",
+            "60",
+        ),
+    ]
 
 
 VENDORS: list[DemoVendor] = [
@@ -79,6 +110,52 @@ VENDORS: list[DemoVendor] = [
             "password": "secret",
             "verify_ssl": True,
         },
+    ),
+    DemoVendor(
+        step="enapter",
+        # Cloud layout with two sites; the site form is submitted with its default (the first).
+        simulator=py("-m", "simulators.enapter", "--port", "8402"),
+        form={
+            "url": "http://127.0.0.1:8402",
+            "api_token": "enapter-sim-token-0123456789abcdef",
+            "verify_ssl": True,
+        },
+    ),
+    DemoVendor(
+        step="netemera",
+        # Four end-devices (climate, light, relay, raw), one uplink every 5 s in turn.
+        simulator=py(
+            "-m", "simulators.netemera", "--port", "8404", "--devices", "4", "--rate", "0.2"
+        ),
+        form={
+            "auth_url": "http://127.0.0.1:8404",
+            "api_url": "http://127.0.0.1:8404/api/v3",
+            "client_id": "sim-client",
+            "client_secret": "sim-secret",
+            "application_id": "sim-app",
+        },
+    ),
+    DemoVendor(
+        step="instathings",
+        # The simulator serves REST and the websocket on one port; pointing the entry at it
+        # needs the advanced endpoint fields, so this flow starts in advanced mode.
+        simulator=py("-m", "simulators.instathings", "--port", "8403"),
+        form={
+            "project": "demo",
+            "client_id": "sim-client",
+            "client_secret": "sim-secret",
+            "api_url": "http://127.0.0.1:8403",
+            "websocket_url": "http://127.0.0.1:8403",
+        },
+        advanced=True,
+    ),
+    DemoVendor(
+        step="efento",
+        # Home Assistant is the server here: the emulated gateway POSTs to it once the
+        # entry exists and has handed out its paths and token.
+        simulator=[],
+        form={"name": "Efento demo gateway"},
+        after=efento_gateway,
     ),
 ]
 
@@ -103,6 +180,8 @@ async def access_token(session: aiohttp.ClientSession) -> str:
     async with session.get(f"{HA_URL}/api/onboarding") as resp:
         steps = await resp.json() if resp.status == 200 else []
     done = {step["step"] for step in steps if step.get("done")}
+    if resp.status == 404:  # onboarding finished: Home Assistant no longer serves it
+        done = {"user", "core_config", "analytics", "integration"}
     if "user" not in done:
         async with session.post(
             f"{HA_URL}/api/onboarding/users",
@@ -154,7 +233,9 @@ async def add_entry(
 ) -> dict[str, Any] | None:
     """Walk the config flow: menu, vendor form, then defaults for any further form."""
     base = f"{HA_URL}/api/config/config_entries/flow"
-    async with session.post(base, json={"handler": "iot_bridge"}, headers=headers) as resp:
+    # The REST flow API takes the same context flag the frontend sends for advanced users.
+    init = {"handler": "iot_bridge", "show_advanced_options": vendor.advanced}
+    async with session.post(base, json=init, headers=headers) as resp:
         result = await resp.json()
     flow_url = f"{base}/{result['flow_id']}"
     async with session.post(flow_url, json={"next_step_id": vendor.step}, headers=headers) as resp:
@@ -210,7 +291,10 @@ async def main() -> int:
     processes: list[asyncio.subprocess.Process] = []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for vendor in VENDORS:
-        processes.append(await asyncio.create_subprocess_exec(*vendor.simulator, cwd=ROOT, env=env))
+        if vendor.simulator:  # Efento has none: its gateway emulator starts after the entry
+            processes.append(
+                await asyncio.create_subprocess_exec(*vendor.simulator, cwd=ROOT, env=env)
+            )
     print("Simulators: " + ", ".join(v.step for v in VENDORS))
     if not args.no_ha:
         processes.append(

@@ -52,6 +52,34 @@ class IotBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         """Add an eGauge meter."""
         return await self._async_step_vendor("egauge", user_input)
 
+    async def async_step_enapter(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add an Enapter site (cloud or local gateway)."""
+        return await self._async_step_vendor("enapter", user_input)
+
+    async def async_step_enapter_site(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose which of the token's Enapter sites to add."""
+        return await self._async_step_follow_up(user_input)
+
+    async def async_step_efento(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Add an Efento gateway (it will POST to Home Assistant)."""
+        return await self._async_step_vendor("efento", user_input)
+
+    async def async_step_instathings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add an Instathings project."""
+        return await self._async_step_vendor("instathings", user_input)
+
+    async def async_step_netemera(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add a Netemera LoRaWAN application (uplinks over SSE)."""
+        return await self._async_step_vendor("netemera", user_input)
+
     # --- the generic steps ----------------------------------------------------
 
     async def _async_step_vendor(
@@ -123,7 +151,10 @@ class IotBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             return self._vendor.reconfigure_result(result, draft)
         self._abort_if_unique_id_configured()
         return self.async_create_entry(
-            title=draft.title, data=data, description_placeholders=draft.placeholders
+            title=draft.title,
+            data=data,
+            description=draft.description,
+            description_placeholders=draft.placeholders,
         )
 
     # --- reauth ---------------------------------------------------------------

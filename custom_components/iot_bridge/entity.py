@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from homeassistant.const import Platform
@@ -72,7 +73,10 @@ def async_setup_platform_entities(
             if identity in known:
                 continue
             known.add(identity)
-            new.append(factory(coordinator, device_key, description))
+            entity = factory(coordinator, device_key, description)
+            # A removed device's entities may be created again if the device comes back.
+            entity.async_on_remove(partial(known.discard, identity))
+            new.append(entity)
         if new:
             async_add_entities(new)
 

@@ -28,6 +28,8 @@ class EntryDraft:
     unique_id: str
     data: dict[str, Any]
     placeholders: dict[str, str] = field(default_factory=dict)
+    # ``config.create_entry.<description>`` text shown with the placeholders (None: default).
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from .const import CONF_VENDOR
+from .efento import EfentoVendor
 from .egauge import EgaugeVendor
+from .enapter import EnapterVendor
+from .instathings import InstathingsVendor
+from .netemera import NetemeraVendor
 from .vendor import Vendor
 
-VENDORS: dict[str, Vendor] = {vendor.key: vendor for vendor in (EgaugeVendor(),)}
+VENDORS: dict[str, Vendor] = {
+    vendor.key: vendor
+    for vendor in (
+        EgaugeVendor(),
+        EnapterVendor(),
+        EfentoVendor(),
+        InstathingsVendor(),
+        NetemeraVendor(),
+    )
+}
 
 
 def vendor_for(data: Mapping[str, Any]) -> Vendor:

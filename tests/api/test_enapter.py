@@ -389,6 +389,30 @@ async def test_latest_telemetry_splits_one_long_device(
     assert cloud.requests_sent == 3
 
 
+async def test_latest_telemetry_shrinks_its_urls_after_a_414(
+    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = EnapterSimulator.bulk(20, 30)
+    sim.max_url_length = 3000  # a proxy stricter than the client assumed
+    async with TestServer(sim.make_app(), host="127.0.0.1") as test_server:
+        client = EnapterClient(session, cloud_url(test_server), TOKEN, max_url_length=8000)
+        request = {d.id: [f"attr_{i:03d}" for i in range(30)] for d in sim.devices.values()}
+        result = await client.latest_telemetry(request)
+        assert sum(len(points) for points in result.values()) == 600
+        # 8000 refused (1 request), 4000 refused (1), then 2000 fits (4 requests).
+        assert client.max_url_length == 2000
+        assert client.requests_sent == 6
+        assert caplog.text.count("HTTP 414") == 2
+        # Later reads start at the smaller limit.
+        await client.latest_telemetry(request)
+        assert client.requests_sent == 10
+
+        sim.max_url_length = 100  # nothing fits: after the floor the 414 is an error
+        with pytest.raises(ApiPayloadError, match="HTTP 414"):
+            await client.latest_telemetry(request)
+        assert client.max_url_length == 1000
+
+
 async def test_latest_telemetry_empty_request_sends_nothing(cloud: EnapterClient) -> None:
     assert await cloud.latest_telemetry({}) == {}
     assert cloud.requests_sent == 0

@@ -965,3 +965,38 @@ async def test_events_dead_connection_detected_by_heartbeat(
     assert "ServerTimeoutError" in str(err.value)
     # aiohttp re-arms one heartbeat timer after reporting the timeout; let it run out.
     await asyncio.sleep(0.3)
+
+
+async def test_events_on_connected_runs_before_reading_and_buffers_messages(
+    client: InstathingsClient, sim: InstathingsSimulator
+) -> None:
+    """Catching up inside ``on_connected`` loses nothing sent meanwhile."""
+    order: list[str] = []
+
+    async def on_connected() -> None:
+        order.append("connected")
+        assert len(sim.websockets) == 1  # the socket is open already
+        await sim.tick()  # messages arrive while the caller is still catching up
+        order.append("caught up")
+
+    async with aclosing(client.events(on_connected)) as stream:
+        events = [await next_event(stream) for _ in range(3)]
+    assert order == ["connected", "caught up"]
+    assert {event.record.device_id for event in events if isinstance(event, DataEvent)} == {
+        SENSOR_ID,
+        PLUG_ID,
+        VIRTUAL_ID,
+    }
+    await wait_until(lambda: not sim.websockets)
+
+
+async def test_events_on_connected_failure_closes_the_socket(
+    client: InstathingsClient, sim: InstathingsSimulator
+) -> None:
+    async def on_connected() -> None:
+        raise ApiConnectionError("catch-up failed")
+
+    async with aclosing(client.events(on_connected)) as stream:
+        with pytest.raises(ApiConnectionError, match="catch-up failed"):
+            await next_event(stream)
+    await wait_until(lambda: not sim.websockets)

@@ -731,3 +731,41 @@ async def test_five_hundred_devices_in_one_history_call(
     uplinks = await client.history(datetime.now(UTC) - timedelta(minutes=1))
     assert len({u.dev_eui for u in uplinks}) == 500
     assert client.requests_sent == 3
+
+
+async def test_authorize_fetches_a_token_and_tells_audience_refusal_apart(
+    client: NetemeraClient, sim: NetemeraSimulator
+) -> None:
+    await client.authorize()
+    await client.authorize()  # cached
+    assert sim.request_counts["token"] == 1
+    sim.expire_tokens()
+    sim.audience = "https://elsewhere.example/api/v3"
+    fresh = NetemeraClient(
+        client._session,
+        client._token_url,
+        client._api_url,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        APPLICATION_ID,
+    )
+    with pytest.raises(ApiForbiddenError, match="token"):
+        await fresh.authorize()
+
+
+async def test_stream_on_open_runs_once_connected_before_any_item(
+    client: NetemeraClient, sim: NetemeraSimulator
+) -> None:
+    order: list[str] = []
+
+    async def on_open() -> None:
+        order.append("open")
+        # Emitted while the caller catches up: the stream still delivers it after.
+        sim.send_uplink(RAW)
+
+    async with asyncio.timeout(5), aclosing(client.stream(on_open=on_open)) as stream:
+        async for item in stream:
+            if isinstance(item, Uplink):
+                order.append(item.dev_eui)
+                break
+    assert order == ["open", RAW]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 import json
 import logging
 import math
@@ -365,16 +365,25 @@ class InstathingsClient:
 
     # --- websocket ----------------------------------------------------------------
 
-    async def events(self) -> AsyncGenerator[InstathingsEvent]:
+    async def events(
+        self, on_connected: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncGenerator[InstathingsEvent]:
         """Yield parsed events from the project's websocket.
 
         Never returns normally: when the socket closes or fails it raises
         ApiConnectionError, and the caller reconnects (and catches up with
         ``data_since``). A refused token, even after fetching a new one, raises
         ApiAuthError. Close it with ``contextlib.aclosing`` when stopping early.
+
+        ``on_connected`` is awaited once the socket is open and before the first
+        message is read: catching up there loses nothing, because messages that
+        arrive meanwhile wait in the socket's buffer. Its errors close the socket
+        and propagate.
         """
         ws = await self._connect_ws()
         try:
+            if on_connected is not None:
+                await on_connected()
             while True:
                 msg = await ws.receive()
                 if msg.type is aiohttp.WSMsgType.TEXT:

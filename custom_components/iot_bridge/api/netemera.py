@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
@@ -249,6 +249,15 @@ class NetemeraClient:
 
     # --- authorization -------------------------------------------------------------
 
+    async def authorize(self) -> None:
+        """Fetch an access token now (unless a valid one is cached).
+
+        Lets a caller tell the token endpoint's refusals apart from the API's: a
+        403 here usually means the API URL (the token audience) is wrong, while a
+        403/405 from the API means the client lacks a permission.
+        """
+        await self._get_token()
+
     async def _get_token(self, stale: str | None = None) -> str:
         """Return a valid access token, fetching one if none is cached or ``stale`` was refused."""
         async with self._token_lock:
@@ -375,16 +384,27 @@ class NetemeraClient:
 
     # --- stream -------------------------------------------------------------------
 
-    async def stream(self, last_event_id: str | None = None) -> AsyncGenerator[StreamItem]:
+    async def stream(
+        self,
+        last_event_id: str | None = None,
+        *,
+        on_open: Callable[[], Awaitable[None]] | None = None,
+    ) -> AsyncGenerator[StreamItem]:
         """Yield uplinks (and keep-alives, bad events) from the application's SSE stream.
 
         Never returns normally: when the server closes or the connection drops
         (or nothing arrives for ``stream_idle_timeout`` seconds) it raises
         ApiConnectionError; reconnect with the last ``event_id`` seen. Close it
         with ``contextlib.aclosing`` when stopping early.
+
+        ``on_open`` is awaited once the server has accepted the stream and before
+        anything is read from it: a caller reconnecting without an event id can
+        catch up from history there, knowing the stream covers everything after.
         """
         resp = await self._connect_stream(last_event_id)
         try:
+            if on_open is not None:
+                await on_open()
             parser = SseParser()
             try:
                 async for chunk in resp.content.iter_any():

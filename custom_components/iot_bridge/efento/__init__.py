@@ -1,0 +1,82 @@
+"""Efento wireless loggers: Home Assistant is the server the Efento gateway POSTs to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.components import webhook
+from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsFlow
+from homeassistant.const import CONF_NAME, Platform
+from homeassistant.core import HomeAssistant
+import voluptuous as vol
+
+from ..vendor import EntryDraft, IotBridgeConfigEntry, Vendor
+from .const import CONF_TOKEN, CONF_WEBHOOK_ID, DEFAULT_TITLE, VENDOR_KEY
+from .coordinator import EfentoCoordinator
+from .options import EfentoOptionsFlow
+from .settings import new_token, settings_placeholders
+from .view import async_register_view
+
+
+class EfentoVendor(Vendor):
+    """Efento: one entry per gateway, identified by its generated webhook id."""
+
+    key = VENDOR_KEY
+    platforms = (Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH)
+    secret_keys = frozenset({CONF_TOKEN, CONF_WEBHOOK_ID})
+
+    def user_schema(self, *, advanced: bool) -> vol.Schema:
+        """Only an optional name: everything else is generated."""
+        return vol.Schema({vol.Optional(CONF_NAME): str})
+
+    async def async_validate(
+        self,
+        hass: HomeAssistant,
+        user_input: dict[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> EntryDraft:
+        """Generate the path and token; reconfiguring keeps both (the options rotate the token)."""
+        name = (user_input.get(CONF_NAME) or "").strip()
+        if current is None:
+            webhook_id = webhook.async_generate_id()
+            token = new_token()
+        else:
+            webhook_id = current[CONF_WEBHOOK_ID]
+            token = current[CONF_TOKEN]
+        data: dict[str, Any] = {CONF_WEBHOOK_ID: webhook_id, CONF_TOKEN: token}
+        if name:
+            data[CONF_NAME] = name
+        return EntryDraft(
+            title=name or DEFAULT_TITLE,
+            unique_id=webhook_id,
+            data=data,
+            placeholders=settings_placeholders(hass, data),
+            description=VENDOR_KEY,
+        )
+
+    async def async_setup_entry(
+        self, hass: HomeAssistant, entry: IotBridgeConfigEntry
+    ) -> EfentoCoordinator:
+        """Make sure the endpoint exists, restore the stored state and publish it."""
+        # First, so that the gateway hears 503 (not 404) whatever happens below.
+        async_register_view(hass)
+        coordinator = EfentoCoordinator(hass, entry)
+        await coordinator.async_config_entry_first_refresh()
+        coordinator.async_register_gateway_device()
+        return coordinator
+
+    def options_flow(self, entry: ConfigEntry) -> OptionsFlow:
+        """Show the gateway settings again and rotate the token."""
+        return EfentoOptionsFlow()
+
+    def reconfigure_result(
+        self, flow_result: ConfigFlowResult, draft: EntryDraft
+    ) -> ConfigFlowResult:
+        """End the reconfigure flow by showing the (unchanged) gateway settings."""
+        if flow_result.get("reason") != "reconfigure_successful":
+            return flow_result
+        result = flow_result.copy()
+        result["reason"] = "efento_reconfigured"
+        result["description_placeholders"] = draft.placeholders
+        return result

@@ -1,0 +1,342 @@
+"""Efento is pushed to us: the HTTP view feeds this coordinator, which has no interval."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+import re
+from typing import Any
+
+from homeassistant.const import Platform
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from ..api.efento import HeartbeatMessage, MeasurementsMessage
+from ..const import DOMAIN, LOGGER
+from ..coordinator import IotBridgeCoordinator
+from ..vendor import IotBridgeConfigEntry
+from .const import (
+    BAD_MESSAGES_ISSUE_THRESHOLD,
+    GATEWAY,
+    ISSUE_BAD_MESSAGES,
+    LOGGER_PREFIX,
+    STORE_DELAY,
+    STORE_VERSION,
+)
+from .entities import (
+    ACCEPT_SWITCH,
+    GATEWAY_BINARY_SENSORS,
+    GATEWAY_SENSORS,
+    LOGGER_BINARY_SENSORS,
+    LOGGER_SENSORS,
+    channel_descriptions,
+)
+from .state import EfentoState, GatewayState, LoggerState
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def logger_key(serial: str) -> str:
+    """The device key of a logger."""
+    return f"{LOGGER_PREFIX}{serial}"
+
+
+class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
+    """Holds one gateway's state; every message wakes only the devices it changed."""
+
+    def __init__(self, hass: HomeAssistant, entry: IotBridgeConfigEntry) -> None:
+        """Set up an empty state; ``_async_setup`` loads the stored one."""
+        super().__init__(hass, entry, name=f"Efento {entry.title}")
+        self.state = EfentoState()
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORE_VERSION, f"{DOMAIN}.efento.{entry.entry_id}"
+        )
+        self._unsub_timer: CALLBACK_TYPE | None = None
+        self._timer_at: datetime | None = None
+        # Devices whose entities were last told they are stale.
+        self._expired: set[str] = set()
+        # Bad bodies: in a row (for the repair issue), in total, and kinds already logged.
+        self._bad_in_row = 0
+        self._logged_faults: set[str] = set()
+        self._issue_raised = False
+        self.counters: dict[str, int] = {
+            "measurements": 0,
+            "heartbeats": 0,
+            "bad_messages": 0,
+            "stale_messages": 0,
+        }
+        self.last_fault: str | None = None
+
+    # --- lifecycle --------------------------------------------------------------
+
+    async def _async_setup(self) -> None:
+        self.state = EfentoState.from_dict(await self._store.async_load())
+        now = dt_util.utcnow()
+        # What went stale while Home Assistant was down is already known to be stale.
+        self._expired = {key for key, deadline in self._deadlines() if deadline <= now}
+
+    async def _async_fetch(self) -> EfentoState:
+        """Nothing to fetch: the first refresh publishes the restored state."""
+        self._async_schedule_timer()
+        return self.state
+
+    async def async_shutdown(self) -> None:
+        """Stop the timer and write the state before the entry goes away."""
+        await super().async_shutdown()
+        if self._unsub_timer is not None:
+            self._unsub_timer()
+            self._unsub_timer = None
+        if self._issue_raised:
+            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+            self._issue_raised = False
+        await self._store.async_save(self.state.as_dict())
+
+    # --- messages ---------------------------------------------------------------
+
+    @callback
+    def async_handle_message(
+        self, message: MeasurementsMessage | HeartbeatMessage
+    ) -> dict[str, list[int]] | None:
+        """Apply a parsed message; return the Y/N reply for measurements."""
+        self._note_good_message()
+        now = dt_util.utcnow()
+        if isinstance(message, HeartbeatMessage):
+            self.counters["heartbeats"] += 1
+            if self.state.gateway.apply(message, now):
+                self._update_gateway_device()
+                self._touch([GATEWAY])
+            else:
+                self.counters["stale_messages"] += 1
+            return None
+        self.counters["measurements"] += 1
+        outcome = self.state.apply_measurements(message, now)
+        if outcome.catalog_changed:
+            self.mark_catalog_changed()
+        if not outcome.touched:
+            self.counters["stale_messages"] += 1
+        self._touch([logger_key(serial) for serial in outcome.touched])
+        return outcome.reply
+
+    @callback
+    def _touch(self, keys: list[str]) -> None:
+        if keys:
+            self._expired.difference_update(keys)
+            self._store.async_delay_save(self.state.as_dict, STORE_DELAY)
+            self._async_schedule_timer()
+        # Always flush: a logger may be new even when it sent nothing newer.
+        self.async_update_devices(keys)
+
+    @callback
+    def async_note_bad_message(self, reason: str) -> None:
+        """Count a body we answered 400; log each kind once; raise an issue when it persists."""
+        self.counters["bad_messages"] += 1
+        self._bad_in_row += 1
+        self.last_fault = reason
+        kind = _INDEX.sub("[]", reason)
+        if kind not in self._logged_faults:
+            self._logged_faults.add(kind)
+            LOGGER.warning(
+                "Efento gateway %s sent a body that is not a documented message (%s);"
+                " answered 400 and the gateway will resend it. Further bodies with this"
+                " fault are logged at debug level",
+                self.config_entry.title,
+                reason,
+            )
+        else:
+            LOGGER.debug("Efento gateway %s: bad body again (%s)", self.config_entry.title, reason)
+        if self._bad_in_row >= BAD_MESSAGES_ISSUE_THRESHOLD and not self._issue_raised:
+            self._issue_raised = True
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self._issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_BAD_MESSAGES,
+                translation_placeholders={
+                    "name": self.config_entry.title,
+                    "count": str(self._bad_in_row),
+                    "reason": reason,
+                },
+            )
+
+    def _note_good_message(self) -> None:
+        if not self._bad_in_row:
+            return
+        LOGGER.info(
+            "Efento gateway %s sends valid messages again after %d bad ones",
+            self.config_entry.title,
+            self._bad_in_row,
+        )
+        self._bad_in_row = 0
+        if self._issue_raised:
+            self._issue_raised = False
+            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+
+    @property
+    def _issue_id(self) -> str:
+        return f"{ISSUE_BAD_MESSAGES}_{self.config_entry.entry_id}"
+
+    # --- the accept switch ------------------------------------------------------
+
+    def set_accept(self, device_key: str, accept: bool) -> None:
+        """Answer this logger's measurements Y (keep syncing) or N from now on."""
+        logger = self.state.loggers[device_key.removeprefix(LOGGER_PREFIX)]
+        logger.accept = accept
+        self._store.async_delay_save(self.state.as_dict, STORE_DELAY)
+
+    # --- staleness --------------------------------------------------------------
+
+    def _deadlines(self) -> Iterable[tuple[str, datetime]]:
+        if (deadline := self.state.gateway.deadline) is not None:
+            yield GATEWAY, deadline
+        for serial, logger in self.state.loggers.items():
+            if (deadline := logger.deadline) is not None:
+                yield logger_key(serial), deadline
+
+    @callback
+    def _async_schedule_timer(self) -> None:
+        """Wake at the earliest deadline not yet passed (one timer per entry)."""
+        upcoming = [d for key, d in self._deadlines() if key not in self._expired]
+        if not upcoming:
+            return
+        when = min(upcoming)
+        if self._unsub_timer is not None and self._timer_at is not None:
+            if self._timer_at <= when:
+                return  # the timer will fire first and reschedule
+            self._unsub_timer()
+        self._timer_at = when
+        self._unsub_timer = async_track_point_in_utc_time(self.hass, self._async_on_timer, when)
+
+    @callback
+    def _async_on_timer(self, now: datetime) -> None:
+        self._unsub_timer = None
+        self._timer_at = None
+        now = max(now, dt_util.utcnow())
+        gone = [
+            key
+            for key, deadline in self._deadlines()
+            if deadline <= now and key not in self._expired
+        ]
+        if gone:
+            LOGGER.debug("Efento %s: no news from %s", self.config_entry.title, gone)
+            self._expired.update(gone)
+            self.async_update_devices(gone)
+        self._async_schedule_timer()
+
+    # --- devices and entities ---------------------------------------------------
+
+    def _gateway_identifier(self) -> tuple[str, str]:
+        return (DOMAIN, f"efento_gateway_{self.config_entry.unique_id}")
+
+    @callback
+    def async_register_gateway_device(self) -> None:
+        """Create the gateway's device first, so loggers can point at it."""
+        dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.config_entry.entry_id, **self.device_info(GATEWAY)
+        )
+
+    def _update_gateway_device(self) -> None:
+        registry = dr.async_get(self.hass)
+        device = registry.async_get_device(identifiers={self._gateway_identifier()})
+        if device is None:  # pragma: no cover - created at set-up
+            return
+        gateway = self.state.gateway
+        changes: dict[str, Any] = {}
+        if gateway.model and device.model != gateway.model:
+            changes["model"] = gateway.model
+        if gateway.software_version and device.sw_version != gateway.software_version:
+            changes["sw_version"] = gateway.software_version
+        if gateway.name and device.name != gateway.name:
+            changes["name"] = gateway.name
+        if gateway.mac:
+            connection = (dr.CONNECTION_NETWORK_MAC, dr.format_mac(gateway.mac))
+            if connection not in device.connections:
+                changes["merge_connections"] = {connection}
+        if changes:
+            registry.async_update_device(device.id, **changes)
+
+    def entity_descriptions(self, platform: Platform) -> Iterable[tuple[str, EntityDescription]]:
+        """The gateway's entities, then every logger's, by what its channels measure."""
+        if platform is Platform.SENSOR:
+            yield from ((GATEWAY, d) for d in GATEWAY_SENSORS)
+        elif platform is Platform.BINARY_SENSOR:
+            yield from ((GATEWAY, d) for d in GATEWAY_BINARY_SENSORS)
+        for serial, logger in self.state.loggers.items():
+            key = logger_key(serial)
+            if platform is Platform.SENSOR:
+                yield from ((key, d) for d in LOGGER_SENSORS)
+            elif platform is Platform.BINARY_SENSOR:
+                yield from ((key, d) for d in LOGGER_BINARY_SENSORS)
+            elif platform is Platform.SWITCH:
+                yield key, ACCEPT_SWITCH
+            for channel_platform, description in channel_descriptions(logger):
+                if channel_platform is platform:
+                    yield key, description
+
+    def device_info(self, device_key: str) -> DeviceInfo:
+        """The gateway, or a logger linked to it."""
+        gateway = self.state.gateway
+        if device_key == GATEWAY:
+            info = DeviceInfo(
+                identifiers={self._gateway_identifier()},
+                manufacturer="Efento",
+                model=gateway.model,
+                name=gateway.name or self.config_entry.title,
+                sw_version=gateway.software_version,
+            )
+            if gateway.mac:
+                info["connections"] = {(dr.CONNECTION_NETWORK_MAC, dr.format_mac(gateway.mac))}
+            return info
+        serial = device_key.removeprefix(LOGGER_PREFIX)
+        return DeviceInfo(
+            identifiers={(DOMAIN, f"efento_{self.config_entry.unique_id}_{serial}")},
+            manufacturer="Efento",
+            model="Wireless logger",
+            name=f"Efento {serial}",
+            serial_number=serial,
+            via_device=self._gateway_identifier(),
+        )
+
+    def device_data(self, device_key: str) -> GatewayState | LoggerState:
+        """The gateway's or a logger's state."""
+        if device_key == GATEWAY:
+            return self.state.gateway
+        return self.state.loggers[device_key.removeprefix(LOGGER_PREFIX)]
+
+    def device_available(self, device_key: str) -> bool:
+        """A logger the user removed has no data; staleness is per entity (``available_fn``)."""
+        return device_key == GATEWAY or device_key.removeprefix(LOGGER_PREFIX) in self.state.loggers
+
+    def device_removable(self, device: DeviceEntry) -> bool:
+        """A logger that missed its schedule may go; it comes back if it reports again."""
+        prefix = f"efento_{self.config_entry.unique_id}_"
+        for domain, identifier in device.identifiers:
+            if domain != DOMAIN or not identifier.startswith(prefix):
+                continue
+            serial = identifier.removeprefix(prefix)
+            logger = self.state.loggers.get(serial)
+            if logger is not None and logger.fresh(dt_util.utcnow()):
+                return False
+            if self.state.loggers.pop(serial, None) is not None:
+                self._expired.discard(logger_key(serial))
+                self.mark_catalog_changed()
+                self._store.async_delay_save(self.state.as_dict, STORE_DELAY)
+            return True
+        return False
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Gateway, loggers, counters and the last fault (no token, no path)."""
+        return {
+            "gateway": self.state.gateway.as_dict(),
+            "loggers": [logger.as_dict() for logger in self.state.loggers.values()],
+            "counters": dict(self.counters),
+            "bad_messages_in_a_row": self._bad_in_row,
+            "last_fault": self.last_fault,
+            "stale_devices": sorted(self._expired),
+        }

@@ -1,0 +1,145 @@
+"""Instathings IoT cloud: REST for devices and history, a websocket for live events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import re
+from typing import Any
+
+from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import voluptuous as vol
+from yarl import URL
+
+from ..api.errors import ApiError
+from ..api.instathings import DEFAULT_WEBSOCKET_URL, InstathingsClient, default_api_url
+from ..errors import FlowError, flow_error_for
+from ..vendor import EntryDraft, IotBridgeConfigEntry, Vendor
+from .coordinator import InstathingsCoordinator
+
+CONF_PROJECT = "project"
+CONF_API_URL = "api_url"
+CONF_WEBSOCKET_URL = "websocket_url"
+
+_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+_URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+# The project name is the first label of https://<project>.instathings.io.
+_PROJECT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_API_SCHEMES = ("http", "https")
+_WEBSOCKET_SCHEMES = ("ws", "wss", "http", "https")
+
+
+def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> InstathingsClient:
+    return InstathingsClient(
+        async_get_clientsession(hass),
+        data[CONF_API_URL],
+        data[CONF_WEBSOCKET_URL],
+        data[CONF_PROJECT],
+        data[CONF_CLIENT_ID],
+        data[CONF_CLIENT_SECRET],
+    )
+
+
+def _endpoint(
+    user_input: Mapping[str, Any],
+    key: str,
+    schemes: tuple[str, ...],
+    kept: str | None,
+    default: str,
+) -> str:
+    """An endpoint override from the form; else the entry's own, else the documented default."""
+    text = str(user_input.get(key) or "").strip()
+    if not text:
+        return kept or default
+    try:
+        url = URL(text)
+    except ValueError as err:
+        raise FlowError("invalid_url", key) from err
+    if url.scheme not in schemes or not url.host:
+        raise FlowError("invalid_url", key)
+    return text.rstrip("/") if key == CONF_API_URL else text
+
+
+class InstathingsVendor(Vendor):
+    """Instathings: one entry per project; gateways and their sub-devices as devices."""
+
+    key = "instathings"
+    platforms = (Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH)
+    secret_keys = frozenset({CONF_CLIENT_ID, CONF_CLIENT_SECRET})
+
+    def user_schema(self, *, advanced: bool) -> vol.Schema:
+        """Project and API client; endpoint overrides only in advanced mode."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(CONF_PROJECT): str,
+            vol.Required(CONF_CLIENT_ID): str,
+            vol.Required(CONF_CLIENT_SECRET): _PASSWORD,
+        }
+        if advanced:
+            fields[vol.Optional(CONF_API_URL)] = _URL
+            fields[vol.Optional(CONF_WEBSOCKET_URL)] = _URL
+        return vol.Schema(fields)
+
+    def reauth_schema(self) -> vol.Schema:
+        """A new API client of the same project."""
+        return vol.Schema(
+            {
+                vol.Required(CONF_CLIENT_ID): str,
+                vol.Required(CONF_CLIENT_SECRET): _PASSWORD,
+            }
+        )
+
+    async def async_validate(
+        self,
+        hass: HomeAssistant,
+        user_input: dict[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> EntryDraft:
+        """Fetch a token and the device list with the given client."""
+        project = str(user_input[CONF_PROJECT]).strip()
+        if not _PROJECT.match(project):
+            raise FlowError("invalid_project", CONF_PROJECT)
+        # Without the advanced fields an entry keeps its own endpoints (they may have
+        # been overridden); a new one gets the documented defaults.
+        same = current is not None and str(current.get(CONF_PROJECT, "")).lower() == project.lower()
+        kept = current if same and current is not None else {}
+        data = {
+            CONF_PROJECT: project,
+            CONF_CLIENT_ID: str(user_input[CONF_CLIENT_ID]).strip(),
+            CONF_CLIENT_SECRET: user_input[CONF_CLIENT_SECRET],
+            CONF_API_URL: _endpoint(
+                user_input,
+                CONF_API_URL,
+                _API_SCHEMES,
+                kept.get(CONF_API_URL),
+                default_api_url(project),
+            ),
+            CONF_WEBSOCKET_URL: _endpoint(
+                user_input,
+                CONF_WEBSOCKET_URL,
+                _WEBSOCKET_SCHEMES,
+                kept.get(CONF_WEBSOCKET_URL),
+                DEFAULT_WEBSOCKET_URL,
+            ),
+        }
+        client = _client(hass, data)
+        try:
+            await client.access_token()
+            await client.list_devices()
+        except ApiError as err:
+            raise flow_error_for(err) from err
+        return EntryDraft(title=f"Instathings {project}", unique_id=project.lower(), data=data)
+
+    async def async_setup_entry(
+        self, hass: HomeAssistant, entry: IotBridgeConfigEntry
+    ) -> InstathingsCoordinator:
+        """Load devices and their newest values, then start the websocket task."""
+        coordinator = InstathingsCoordinator(hass, entry, _client(hass, entry.data))
+        await coordinator.async_config_entry_first_refresh()
+        coordinator.async_start_stream()
+        return coordinator

@@ -1,0 +1,294 @@
+"""Entities of an Instathings device, inferred from the keys of its ``data`` object.
+
+Instathings forwards whatever a device sends, so there is no schema to read:
+each key becomes one entity, chosen by the value's JSON type when the key is
+first seen (numbers and strings are sensors, booleans binary sensors, a
+``state`` of ``ON``/``OFF`` a switch) and refined by well-known key names
+(``temperature``, ``power``, ``pm2.5``, ...). Units follow the conventions of
+zigbee2mqtt, which Instathings gateways run: °C, %, W, kWh, V, A, lx, hPa, ppm.
+Objects and lists (``color``, ``relays``) have no entity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+import re
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.binary_sensor import BinarySensorDeviceClass
+from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
+from homeassistant.const import (
+    CONCENTRATION_MICROGRAMS_PER_CUBIC_METER,
+    CONCENTRATION_PARTS_PER_MILLION,
+    LIGHT_LUX,
+    PERCENTAGE,
+    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfFrequency,
+    UnitOfPower,
+    UnitOfPressure,
+    UnitOfTemperature,
+)
+
+from ..descriptions import (
+    ActionFn,
+    IotBridgeBinarySensorEntityDescription,
+    IotBridgeSensorEntityDescription,
+    IotBridgeSwitchEntityDescription,
+    SensorValue,
+)
+
+if TYPE_CHECKING:
+    from .coordinator import DeviceState
+
+# The key whose ON/OFF value makes a device switchable (documented control body).
+STATE_KEY = "state"
+SWITCH_VALUES = ("ON", "OFF")
+# Home Assistant refuses longer states.
+MAX_STATE_LENGTH = 255
+
+
+class Kind(StrEnum):
+    """What kind of entity a data key became when it was first seen."""
+
+    NUMBER = "number"
+    TEXT = "text"
+    FLAG = "flag"
+    SWITCH = "switch"
+
+
+@dataclass(frozen=True, slots=True)
+class NumberSpec:
+    """How a well-known numeric key shows in Home Assistant."""
+
+    device_class: SensorDeviceClass | None
+    unit: str | None
+    precision: int | None = None
+    state_class: SensorStateClass = SensorStateClass.MEASUREMENT
+    diagnostic: bool = False
+    enabled: bool = True
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlagSpec:
+    """How a well-known boolean key shows in Home Assistant."""
+
+    device_class: BinarySensorDeviceClass | None
+    # zigbee2mqtt's ``contact`` is true when closed; an opening sensor is on when open.
+    inverted: bool = False
+    diagnostic: bool = False
+    enabled: bool = True
+
+
+_TEMPERATURE = NumberSpec(SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS, 1)
+_PM25 = NumberSpec(
+    SensorDeviceClass.PM25, CONCENTRATION_MICROGRAMS_PER_CUBIC_METER, 0, name="PM2.5"
+)
+_ILLUMINANCE = NumberSpec(SensorDeviceClass.ILLUMINANCE, LIGHT_LUX, 0)
+
+NUMBERS: dict[str, NumberSpec] = {
+    "temperature": _TEMPERATURE,
+    "temp": _TEMPERATURE,
+    "humidity": NumberSpec(SensorDeviceClass.HUMIDITY, PERCENTAGE, 1),
+    "battery": NumberSpec(SensorDeviceClass.BATTERY, PERCENTAGE, 0, diagnostic=True),
+    "power": NumberSpec(SensorDeviceClass.POWER, UnitOfPower.WATT, 1),
+    "energy": NumberSpec(
+        SensorDeviceClass.ENERGY,
+        UnitOfEnergy.KILO_WATT_HOUR,
+        3,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+    ),
+    "voltage": NumberSpec(SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT, 1),
+    "current": NumberSpec(SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, 3),
+    "frequency": NumberSpec(SensorDeviceClass.FREQUENCY, UnitOfFrequency.HERTZ, 2),
+    "illuminance": _ILLUMINANCE,
+    "illuminance_lux": _ILLUMINANCE,
+    "lux": _ILLUMINANCE,
+    "pressure": NumberSpec(SensorDeviceClass.ATMOSPHERIC_PRESSURE, UnitOfPressure.HPA, 1),
+    "co2": NumberSpec(SensorDeviceClass.CO2, CONCENTRATION_PARTS_PER_MILLION, 0, name="CO2"),
+    "co": NumberSpec(SensorDeviceClass.CO, CONCENTRATION_PARTS_PER_MILLION, 0, name="CO"),
+    "pm25": _PM25,
+    "pm2_5": _PM25,
+    "pm10": NumberSpec(
+        SensorDeviceClass.PM10, CONCENTRATION_MICROGRAMS_PER_CUBIC_METER, 0, name="PM10"
+    ),
+    "pm1": NumberSpec(
+        SensorDeviceClass.PM1, CONCENTRATION_MICROGRAMS_PER_CUBIC_METER, 0, name="PM1"
+    ),
+    "moisture": NumberSpec(SensorDeviceClass.MOISTURE, PERCENTAGE, 1),
+    "soil_moisture": NumberSpec(SensorDeviceClass.MOISTURE, PERCENTAGE, 1),
+    # Radio quality changes with every message: diagnostic, and off until wanted.
+    "linkquality": NumberSpec(None, "lqi", 0, diagnostic=True, enabled=False, name="Link quality"),
+    "rssi": NumberSpec(
+        SensorDeviceClass.SIGNAL_STRENGTH,
+        SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        0,
+        diagnostic=True,
+        enabled=False,
+        name="RSSI",
+    ),
+}
+
+FLAGS: dict[str, FlagSpec] = {
+    "occupancy": FlagSpec(BinarySensorDeviceClass.OCCUPANCY),
+    "presence": FlagSpec(BinarySensorDeviceClass.OCCUPANCY),
+    "motion": FlagSpec(BinarySensorDeviceClass.MOTION),
+    "contact": FlagSpec(BinarySensorDeviceClass.OPENING, inverted=True),
+    "water_leak": FlagSpec(BinarySensorDeviceClass.MOISTURE),
+    "leak": FlagSpec(BinarySensorDeviceClass.MOISTURE),
+    "smoke": FlagSpec(BinarySensorDeviceClass.SMOKE),
+    "gas": FlagSpec(BinarySensorDeviceClass.GAS),
+    "vibration": FlagSpec(BinarySensorDeviceClass.VIBRATION),
+    "tamper": FlagSpec(BinarySensorDeviceClass.TAMPER, diagnostic=True),
+    "battery_low": FlagSpec(BinarySensorDeviceClass.BATTERY, diagnostic=True),
+    # Instathings' own marker on generated (demo) data.
+    "is_virtual_data": FlagSpec(None, diagnostic=True, enabled=False),
+}
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def normalize_key(key: str) -> str:
+    """``isVirtualData`` -> ``is_virtual_data``, ``pm2.5`` -> ``pm2_5``."""
+    return _NOT_ALNUM.sub("_", _CAMEL.sub("_", key).lower()).strip("_")
+
+
+def _lookup[SpecT](table: Mapping[str, SpecT], key: str) -> tuple[SpecT | None, bool]:
+    """Find a key's spec: by its whole name, else by its last word (``device_temperature``).
+
+    The flag says whether the whole name matched (only then the spec's name is used).
+    """
+    normalized = normalize_key(key)
+    if (spec := table.get(normalized)) is not None:
+        return spec, True
+    return table.get(normalized.rsplit("_", 1)[-1]), False
+
+
+def humanize(key: str) -> str:
+    """A readable name for a data key: ``deviceTemperature`` -> ``Device temperature``."""
+    words = _CAMEL.sub(" ", key).replace("_", " ").replace("-", " ").split()
+    # camelCase words read as lower case; acronyms (``CO2``) stay as they are.
+    text = " ".join(word.lower() if word.istitle() else word for word in words) or key
+    return text[:1].upper() + text[1:]
+
+
+def kind_of(key: str, value: Any) -> Kind | None:
+    """The kind of entity a value calls for; None for objects, lists and nulls."""
+    if isinstance(value, bool):
+        return Kind.FLAG
+    if isinstance(value, int | float):
+        return Kind.NUMBER
+    if isinstance(value, str):
+        if key == STATE_KEY and value.upper() in SWITCH_VALUES:
+            return Kind.SWITCH
+        return Kind.TEXT
+    return None
+
+
+def _number(value: Any) -> SensorValue:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> SensorValue:
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text[:MAX_STATE_LENGTH]
+
+
+def _reachable(state: DeviceState) -> bool:
+    return state.reachable
+
+
+@cache
+def sensor_description(key: str, kind: Kind) -> IotBridgeSensorEntityDescription:
+    """The sensor of a numeric or text key."""
+    if kind is Kind.TEXT:
+        return IotBridgeSensorEntityDescription(
+            key=key,
+            translation_key="data_value",
+            translation_placeholders={"key": humanize(key)},
+            value_fn=lambda state: _text(state.values.get(key)),
+            available_fn=_reachable,
+        )
+    spec, whole = _lookup(NUMBERS, key)
+    spec = spec or NumberSpec(None, None)
+    return IotBridgeSensorEntityDescription(
+        key=key,
+        translation_key="data_value",
+        translation_placeholders={"key": spec.name if whole and spec.name else humanize(key)},
+        device_class=spec.device_class,
+        native_unit_of_measurement=spec.unit,
+        state_class=spec.state_class,
+        suggested_display_precision=spec.precision,
+        entity_category=EntityCategory.DIAGNOSTIC if spec.diagnostic else None,
+        entity_registry_enabled_default=spec.enabled,
+        value_fn=lambda state: _number(state.values.get(key)),
+        available_fn=_reachable,
+    )
+
+
+@cache
+def flag_description(key: str) -> IotBridgeBinarySensorEntityDescription:
+    """The binary sensor of a boolean key."""
+    spec, _ = _lookup(FLAGS, key)
+    spec = spec or FlagSpec(None)
+
+    def is_on(state: DeviceState) -> bool | None:
+        value = state.values.get(key)
+        if not isinstance(value, bool):
+            return None
+        return not value if spec.inverted else value
+
+    return IotBridgeBinarySensorEntityDescription(
+        key=key,
+        translation_key="data_flag",
+        translation_placeholders={"key": humanize(key)},
+        device_class=spec.device_class,
+        entity_category=EntityCategory.DIAGNOSTIC if spec.diagnostic else None,
+        entity_registry_enabled_default=spec.enabled,
+        is_on_fn=is_on,
+        available_fn=_reachable,
+    )
+
+
+def _gateway_connected(state: DeviceState) -> bool | None:
+    return state.connected
+
+
+# The gateway's link to the cloud: stays available while the gateway is offline,
+# because showing that is its whole point.
+CLOUD_CONNECTION = IotBridgeBinarySensorEntityDescription(
+    key="cloud_connection",
+    translation_key="cloud_connection",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+    is_on_fn=_gateway_connected,
+)
+
+
+def _switch_is_on(state: DeviceState) -> bool | None:
+    value = state.optimistic.get(STATE_KEY, state.values.get(STATE_KEY))
+    if not isinstance(value, str) or value.upper() not in SWITCH_VALUES:
+        return None
+    return value.upper() == "ON"
+
+
+def switch_description(turn_on: ActionFn, turn_off: ActionFn) -> IotBridgeSwitchEntityDescription:
+    """The switch of a device reporting ``state`` ON/OFF; it is the device's main feature."""
+    return IotBridgeSwitchEntityDescription(
+        key=STATE_KEY,
+        name=None,
+        is_on_fn=_switch_is_on,
+        turn_on_fn=turn_on,
+        turn_off_fn=turn_off,
+        available_fn=_reachable,
+    )

@@ -1,0 +1,264 @@
+"""Entity descriptions of a LoRaWAN end-device: radio metadata, payload, LPP values, downlink."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
+from homeassistant.const import (
+    CONCENTRATION_PARTS_PER_MILLION,
+    DEGREE,
+    LIGHT_LUX,
+    PERCENTAGE,
+    SIGNAL_STRENGTH_DECIBELS,
+    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfFrequency,
+    UnitOfLength,
+    UnitOfPower,
+    UnitOfPressure,
+    UnitOfTemperature,
+)
+from homeassistant.util import dt as dt_util
+
+from ..api.cayenne_lpp import TYPES as LPP_TYPES, LppValue
+from ..descriptions import (
+    IotBridgeSensorEntityDescription,
+    IotBridgeSwitchEntityDescription,
+    SensorValue,
+)
+from ..errors import command_errors
+from .model import EndDevice
+
+if TYPE_CHECKING:
+    from ..coordinator import IotBridgeCoordinator
+
+
+def _uplink_value(read: Callable[[Any], SensorValue]) -> Callable[[EndDevice], SensorValue]:
+    def value(device: EndDevice) -> SensorValue:
+        return None if device.uplink is None else read(device.uplink)
+
+    return value
+
+
+def _gateway_attributes(device: EndDevice) -> dict[str, Any] | None:
+    uplink = device.uplink
+    if uplink is None:
+        return None
+    best = uplink.best_gateway
+    return {"gateway_id": best.id if best else None, "gateways": len(uplink.gateways)}
+
+
+def _rssi(device: EndDevice) -> SensorValue:
+    best = device.best_gateway
+    return None if best is None else best.rssi
+
+
+def _snr(device: EndDevice) -> SensorValue:
+    best = device.best_gateway
+    return None if best is None else best.snr
+
+
+# Radio metadata and the raw payload: every end-device has these.
+UPLINK_SENSORS: tuple[IotBridgeSensorEntityDescription, ...] = (
+    IotBridgeSensorEntityDescription(
+        key="rssi",
+        translation_key="netemera_rssi",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_rssi,
+        attributes_fn=_gateway_attributes,
+    ),
+    IotBridgeSensorEntityDescription(
+        key="snr",
+        translation_key="netemera_snr",
+        # SNR is a ratio in dB, not a signal strength: no device class.
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_snr,
+        attributes_fn=_gateway_attributes,
+    ),
+    IotBridgeSensorEntityDescription(
+        key="frame_counter",
+        translation_key="netemera_frame_counter",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_uplink_value(lambda uplink: uplink.f_cnt_up),
+    ),
+    IotBridgeSensorEntityDescription(
+        key="port",
+        translation_key="netemera_port",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_uplink_value(lambda uplink: uplink.f_port),
+    ),
+    IotBridgeSensorEntityDescription(
+        key="data_rate",
+        translation_key="netemera_data_rate",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_uplink_value(lambda uplink: uplink.data_rate),
+    ),
+    IotBridgeSensorEntityDescription(
+        key="frequency",
+        translation_key="netemera_frequency",
+        device_class=SensorDeviceClass.FREQUENCY,
+        native_unit_of_measurement=UnitOfFrequency.MEGAHERTZ,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_uplink_value(lambda uplink: uplink.frequency),
+    ),
+    IotBridgeSensorEntityDescription(
+        key="last_seen",
+        translation_key="netemera_last_seen",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_uplink_value(lambda uplink: uplink.recv_time),
+    ),
+    IotBridgeSensorEntityDescription(
+        # For a device without a decoder this is its data, so not diagnostic.
+        key="payload",
+        translation_key="netemera_payload",
+        value_fn=_uplink_value(lambda uplink: uplink.payload_hex),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LppSensor:
+    """How one Cayenne LPP type shows in Home Assistant."""
+
+    device_class: SensorDeviceClass | None = None
+    unit: str | None = None
+    state_class: SensorStateClass | None = SensorStateClass.MEASUREMENT
+    precision: int | None = None
+    # Names of the parts of multi-value types, in the decoder's order.
+    axes: tuple[str, ...] = ()
+    # Units per axis when they differ (gps).
+    axis_units: tuple[str | None, ...] = ()
+
+
+LPP_SENSORS: dict[int, LppSensor] = {
+    0: LppSensor(),  # digital input
+    1: LppSensor(),  # digital output
+    2: LppSensor(precision=2),  # analog input
+    3: LppSensor(precision=2),  # analog output
+    100: LppSensor(),  # generic sensor
+    101: LppSensor(SensorDeviceClass.ILLUMINANCE, LIGHT_LUX),
+    102: LppSensor(),  # presence
+    103: LppSensor(SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS, precision=1),
+    104: LppSensor(SensorDeviceClass.HUMIDITY, PERCENTAGE, precision=1),
+    113: LppSensor(unit="G", precision=3, axes=("x", "y", "z")),
+    115: LppSensor(SensorDeviceClass.ATMOSPHERIC_PRESSURE, UnitOfPressure.HPA, precision=1),
+    116: LppSensor(SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT, precision=2),
+    117: LppSensor(SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, precision=3),
+    118: LppSensor(SensorDeviceClass.FREQUENCY, UnitOfFrequency.HERTZ),
+    120: LppSensor(unit=PERCENTAGE),
+    121: LppSensor(SensorDeviceClass.DISTANCE, UnitOfLength.METERS),
+    125: LppSensor(unit=CONCENTRATION_PARTS_PER_MILLION),
+    128: LppSensor(SensorDeviceClass.POWER, UnitOfPower.WATT),
+    130: LppSensor(SensorDeviceClass.DISTANCE, UnitOfLength.METERS, precision=3),
+    131: LppSensor(
+        SensorDeviceClass.ENERGY,
+        UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        precision=3,
+    ),
+    132: LppSensor(unit=DEGREE, state_class=SensorStateClass.MEASUREMENT_ANGLE),
+    133: LppSensor(SensorDeviceClass.TIMESTAMP, state_class=None),
+    134: LppSensor(unit="°/s", precision=2, axes=("x", "y", "z")),
+    135: LppSensor(axes=("red", "green", "blue")),
+    136: LppSensor(
+        state_class=None,
+        precision=5,
+        axes=("latitude", "longitude", "altitude"),
+        axis_units=(DEGREE, DEGREE, UnitOfLength.METERS),
+    ),
+    142: LppSensor(),  # switch
+}
+
+
+def _lpp_value(
+    key: tuple[int, int], axis: int | None, timestamp: bool
+) -> Callable[[EndDevice], SensorValue]:
+    def value(device: EndDevice) -> SensorValue:
+        item: LppValue | None = device.values.get(key)
+        if item is None:
+            return None
+        reading = item.value
+        if axis is not None:
+            if not isinstance(reading, tuple):
+                return None
+            reading = reading[axis]
+        if isinstance(reading, tuple):
+            return None
+        if timestamp:
+            return dt_util.utc_from_timestamp(reading)
+        return reading
+
+    return value
+
+
+@cache
+def lpp_descriptions(channel: int, type_id: int) -> tuple[IotBridgeSensorEntityDescription, ...]:
+    """The sensors for one LPP channel and type (one per axis for multi-value types)."""
+    return tuple(_lpp_descriptions(channel, type_id))
+
+
+def _lpp_descriptions(channel: int, type_id: int) -> Iterator[IotBridgeSensorEntityDescription]:
+    lpp_type = LPP_TYPES[type_id]
+    spec = LPP_SENSORS.get(type_id, LppSensor())
+    key = (channel, type_id)
+    axes: tuple[str | None, ...] = spec.axes or (None,)
+    for index, axis in enumerate(axes):
+        unit = spec.axis_units[index] if spec.axis_units else spec.unit
+        suffix = "" if axis is None else f"_{axis}"
+        yield IotBridgeSensorEntityDescription(
+            key=f"lpp_{channel}_{type_id}{suffix}",
+            translation_key=f"lpp_{lpp_type.name}",
+            translation_placeholders={"channel": str(channel), "axis": axis or ""},
+            device_class=spec.device_class,
+            native_unit_of_measurement=unit,
+            state_class=spec.state_class,
+            suggested_display_precision=spec.precision,
+            value_fn=_lpp_value(key, None if axis is None else index, type_id == 133),
+        )
+
+
+def device_sensor_descriptions(device: EndDevice) -> Iterator[IotBridgeSensorEntityDescription]:
+    """Every sensor an end-device has now."""
+    yield from UPLINK_SENSORS
+    for channel, type_id in sorted(device.values):
+        yield from lpp_descriptions(channel, type_id)
+
+
+async def _switch(coordinator: IotBridgeCoordinator[Any], dev_eui: str, on: bool) -> None:
+    from .coordinator import NetemeraCoordinator  # here: coordinator imports this module
+
+    assert isinstance(coordinator, NetemeraCoordinator)
+    async with command_errors("send the downlink"):
+        await coordinator.async_send_switch_downlink(dev_eui, on)
+
+
+async def _turn_on(coordinator: IotBridgeCoordinator[Any], dev_eui: str) -> None:
+    await _switch(coordinator, dev_eui, True)
+
+
+async def _turn_off(coordinator: IotBridgeCoordinator[Any], dev_eui: str) -> None:
+    await _switch(coordinator, dev_eui, False)
+
+
+DOWNLINK_SWITCH = IotBridgeSwitchEntityDescription(
+    key="downlink",
+    translation_key="netemera_downlink",
+    is_on_fn=lambda device: device.switch_on,
+    turn_on_fn=_turn_on,
+    turn_off_fn=_turn_off,
+)

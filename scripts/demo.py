@@ -218,7 +218,6 @@ async def access_token(session: aiohttp.ClientSession) -> str:
         token: str = (await resp.json())["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     for step, body in (
-        ("core_config", {}),
         ("analytics", {}),
         ("integration", {"client_id": CLIENT_ID, "redirect_uri": CLIENT_ID}),
     ):
@@ -284,6 +283,16 @@ async def main() -> int:
     config_yaml = CONFIG / "configuration.yaml"
     if not config_yaml.exists():
         config_yaml.write_text(CONFIGURATION_YAML)
+    # The location comes from configuration.yaml. Marking the onboarding's
+    # core_config step done up front keeps it from adding its default
+    # integrations (radio browser, weather, TTS), which only log errors offline.
+    onboarding = CONFIG / ".storage" / "onboarding"
+    if not onboarding.exists():
+        onboarding.parent.mkdir(exist_ok=True)
+        onboarding.write_text(
+            '{"version": 4, "minor_version": 1, "key": "onboarding",'
+            ' "data": {"done": ["core_config"]}}\n'
+        )
     link = CONFIG / "custom_components"
     if not link.exists():
         link.symlink_to(os.path.relpath(ROOT / "custom_components", CONFIG))

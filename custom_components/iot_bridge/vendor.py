@@ -14,10 +14,15 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsFlow
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
 import voluptuous as vol
 
 if TYPE_CHECKING:
     from .coordinator import IotBridgeCoordinator
+
+
+# Form fields for passwords, secrets and tokens: masked as the user types.
+SECRET_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 
 
 @dataclass(frozen=True, slots=True)

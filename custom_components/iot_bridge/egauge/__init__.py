@@ -8,20 +8,13 @@ from typing import Any
 from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.selector import (
-    TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
-)
 import voluptuous as vol
 
 from ..api.egauge import EgaugeClient, normalize_url
 from ..api.errors import ApiError
 from ..errors import FlowError, flow_error_for, setup_error_for
-from ..vendor import EntryDraft, IotBridgeConfigEntry, Vendor
+from ..vendor import SECRET_SELECTOR, EntryDraft, IotBridgeConfigEntry, Vendor
 from .coordinator import EgaugeCoordinator
-
-_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 
 
 def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> EgaugeClient:
@@ -43,7 +36,7 @@ class EgaugeVendor(Vendor):
             {
                 vol.Required(CONF_URL): str,
                 vol.Required(CONF_USERNAME): str,
-                vol.Required(CONF_PASSWORD): _PASSWORD,
+                vol.Required(CONF_PASSWORD): SECRET_SELECTOR,
                 vol.Required(CONF_VERIFY_SSL, default=True): bool,
             }
         )
@@ -53,7 +46,7 @@ class EgaugeVendor(Vendor):
         return vol.Schema(
             {
                 vol.Required(CONF_USERNAME): str,
-                vol.Required(CONF_PASSWORD): _PASSWORD,
+                vol.Required(CONF_PASSWORD): SECRET_SELECTOR,
             }
         )
 

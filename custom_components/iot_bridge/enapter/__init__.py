@@ -17,16 +17,13 @@ from homeassistant.helpers.selector import (
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
-    TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
 )
 import voluptuous as vol
 
 from ..api.enapter import DEFAULT_CLOUD_URL, EnapterClient, EnapterSite, normalize_url
 from ..api.errors import ApiError
 from ..errors import FlowError, flow_error_for
-from ..vendor import EntryDraft, FollowUp, IotBridgeConfigEntry, Vendor
+from ..vendor import SECRET_SELECTOR, EntryDraft, FollowUp, IotBridgeConfigEntry, Vendor
 from .coordinator import MAX_URL_LENGTH, EnapterCoordinator
 
 CONF_SITE = "site"
@@ -34,8 +31,6 @@ CONF_SITE_ID = "site_id"
 CONF_SITE_NAME = "site_name"
 CONF_GATEWAY = "gateway"
 SITE_STEP = "enapter_site"
-
-_TOKEN = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 
 
 def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> EnapterClient:
@@ -58,14 +53,14 @@ class EnapterVendor(Vendor):
         return vol.Schema(
             {
                 vol.Required(CONF_URL, default=DEFAULT_CLOUD_URL): str,
-                vol.Required(CONF_API_TOKEN): _TOKEN,
+                vol.Required(CONF_API_TOKEN): SECRET_SELECTOR,
                 vol.Required(CONF_VERIFY_SSL, default=True): bool,
             }
         )
 
     def reauth_schema(self) -> vol.Schema:
         """A new API token."""
-        return vol.Schema({vol.Required(CONF_API_TOKEN): _TOKEN})
+        return vol.Schema({vol.Required(CONF_API_TOKEN): SECRET_SELECTOR})
 
     async def async_validate(
         self,

@@ -20,14 +20,13 @@ from yarl import URL
 from ..api.errors import ApiError
 from ..api.instathings import DEFAULT_WEBSOCKET_URL, InstathingsClient, default_api_url
 from ..errors import FlowError, flow_error_for
-from ..vendor import EntryDraft, IotBridgeConfigEntry, Vendor
+from ..vendor import SECRET_SELECTOR, EntryDraft, IotBridgeConfigEntry, Vendor
 from .coordinator import InstathingsCoordinator
 
 CONF_PROJECT = "project"
 CONF_API_URL = "api_url"
 CONF_WEBSOCKET_URL = "websocket_url"
 
-_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 # The project name is the first label of https://<project>.instathings.io.
 _PROJECT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
@@ -78,7 +77,7 @@ class InstathingsVendor(Vendor):
         fields: dict[vol.Marker, Any] = {
             vol.Required(CONF_PROJECT): str,
             vol.Required(CONF_CLIENT_ID): str,
-            vol.Required(CONF_CLIENT_SECRET): _PASSWORD,
+            vol.Required(CONF_CLIENT_SECRET): SECRET_SELECTOR,
         }
         if advanced:
             fields[vol.Optional(CONF_API_URL)] = _URL
@@ -90,7 +89,7 @@ class InstathingsVendor(Vendor):
         return vol.Schema(
             {
                 vol.Required(CONF_CLIENT_ID): str,
-                vol.Required(CONF_CLIENT_SECRET): _PASSWORD,
+                vol.Required(CONF_CLIENT_SECRET): SECRET_SELECTOR,
             }
         )
 

@@ -22,7 +22,7 @@ import voluptuous as vol
 from ..api.errors import ApiError, ApiForbiddenError
 from ..api.netemera import NetemeraClient
 from ..errors import FlowError, flow_error_for
-from ..vendor import EntryDraft, IotBridgeConfigEntry, Vendor
+from ..vendor import SECRET_SELECTOR, EntryDraft, IotBridgeConfigEntry, Vendor
 from .coordinator import NetemeraCoordinator
 from .options import NetemeraOptionsFlow
 
@@ -34,7 +34,6 @@ API_PATH = "/api/v3"
 VALIDATION_WINDOW = timedelta(hours=1)
 
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
-_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 
 
 def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> NetemeraClient:
@@ -71,7 +70,7 @@ class NetemeraVendor(Vendor):
                 vol.Required(CONF_AUTH_URL): _URL,
                 vol.Required(CONF_API_URL): _URL,
                 vol.Required(CONF_CLIENT_ID): str,
-                vol.Required(CONF_CLIENT_SECRET): _PASSWORD,
+                vol.Required(CONF_CLIENT_SECRET): SECRET_SELECTOR,
                 vol.Required(CONF_APPLICATION_ID): str,
             }
         )
@@ -81,7 +80,7 @@ class NetemeraVendor(Vendor):
         return vol.Schema(
             {
                 vol.Required(CONF_CLIENT_ID): str,
-                vol.Required(CONF_CLIENT_SECRET): _PASSWORD,
+                vol.Required(CONF_CLIENT_SECRET): SECRET_SELECTOR,
             }
         )
 

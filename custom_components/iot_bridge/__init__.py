@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
+from homeassistant.helpers.storage import Store
 
-from .vendor import IotBridgeConfigEntry, IotBridgeRuntime
+from .vendor import IotBridgeConfigEntry, IotBridgeRuntime, entry_store_key
 from .vendors import vendor_for
 
 
@@ -23,6 +26,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: IotBridgeConfigEntry) -
     return await hass.config_entries.async_unload_platforms(
         entry, entry.runtime_data.vendor.platforms
     )
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: IotBridgeConfigEntry) -> None:
+    """Delete what the entry kept on disk, so removing it leaves nothing behind."""
+    for name in vendor_for(entry.data).store_names:
+        await Store[Any](hass, 1, entry_store_key(name, entry.entry_id)).async_remove()
 
 
 async def async_remove_config_entry_device(

@@ -17,8 +17,15 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
 import voluptuous as vol
 
+from .const import DOMAIN
+
 if TYPE_CHECKING:
     from .coordinator import IotBridgeCoordinator
+
+
+def entry_store_key(name: str, entry_id: str) -> str:
+    """The storage key of an entry's own persisted state."""
+    return f"{DOMAIN}.{name}.{entry_id}"
 
 
 # Form fields for passwords, secrets and tokens: masked as the user types.
@@ -70,6 +77,8 @@ class Vendor(ABC):
     platforms: tuple[Platform, ...]
     # Entry data keys that must never appear in diagnostics or logs.
     secret_keys: frozenset[str] = frozenset()
+    # Names of the entry's Store files (see ``entry_store_key``), deleted with the entry.
+    store_names: tuple[str, ...] = ()
 
     @abstractmethod
     def user_schema(self, *, advanced: bool) -> vol.Schema:

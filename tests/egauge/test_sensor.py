@@ -283,3 +283,16 @@ async def test_unload_saves_ledger_and_logs_out(
     assert init_integration.state is ConfigEntryState.NOT_LOADED
     assert simulator.requests_by_path["/api/auth/logout"] >= 1
     assert f"{DOMAIN}.egauge_energy.{init_integration.entry_id}" in hass_storage
+
+
+async def test_removing_the_entry_deletes_its_ledger(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, object],
+) -> None:
+    key = f"{DOMAIN}.egauge_energy.{init_integration.entry_id}"
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    assert key in hass_storage
+    assert await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage

@@ -24,6 +24,7 @@ class EfentoVendor(Vendor):
 
     key = VENDOR_KEY
     platforms = (Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH)
+    store_names = ("efento",)
     secret_keys = frozenset({CONF_TOKEN, CONF_WEBHOOK_ID})
 
     def user_schema(self, *, advanced: bool) -> vol.Schema:

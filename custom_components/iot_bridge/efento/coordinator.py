@@ -19,7 +19,7 @@ from homeassistant.util import dt as dt_util
 from ..api.efento import HeartbeatMessage, MeasurementsMessage
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
-from ..vendor import IotBridgeConfigEntry
+from ..vendor import IotBridgeConfigEntry, entry_store_key
 from .const import (
     BAD_MESSAGES_ISSUE_THRESHOLD,
     GATEWAY,
@@ -54,7 +54,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         super().__init__(hass, entry, name=f"Efento {entry.title}")
         self.state = EfentoState()
         self._store: Store[dict[str, Any]] = Store(
-            hass, STORE_VERSION, f"{DOMAIN}.efento.{entry.entry_id}"
+            hass, STORE_VERSION, entry_store_key("efento", entry.entry_id)
         )
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._timer_at: datetime | None = None

@@ -28,6 +28,7 @@ class EgaugeVendor(Vendor):
 
     key = "egauge"
     platforms = (Platform.SENSOR,)
+    store_names = ("egauge_energy",)
     secret_keys = frozenset({CONF_PASSWORD, CONF_USERNAME})
 
     def user_schema(self, *, advanced: bool) -> vol.Schema:

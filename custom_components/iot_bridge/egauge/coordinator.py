@@ -16,7 +16,7 @@ from homeassistant.helpers.storage import Store
 from ..api.egauge import EgaugeClient, EgaugeIdentity, EgaugeReading
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
-from ..vendor import IotBridgeConfigEntry
+from ..vendor import IotBridgeConfigEntry, entry_store_key
 from .energy import EnergyLedger
 from .sensors import meter_sensor_descriptions
 
@@ -53,7 +53,7 @@ class EgaugeCoordinator(IotBridgeCoordinator[MeterState]):
         self.identity = identity
         self.energy = EnergyLedger()
         self._store: Store[dict[str, Any]] = Store(
-            hass, STORE_VERSION, f"{DOMAIN}.egauge_energy.{entry.entry_id}"
+            hass, STORE_VERSION, entry_store_key("egauge_energy", entry.entry_id)
         )
         self._register_types: dict[str, str] = {}
         self._warned_missing: set[str] = set()

@@ -61,6 +61,7 @@ class NetemeraVendor(Vendor):
 
     key = "netemera"
     platforms = (Platform.SENSOR, Platform.SWITCH)
+    store_names = ("netemera",)
     secret_keys = frozenset({CONF_CLIENT_ID, CONF_CLIENT_SECRET})
 
     def user_schema(self, *, advanced: bool) -> vol.Schema:

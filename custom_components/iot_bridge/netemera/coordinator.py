@@ -38,7 +38,7 @@ from ..api.netemera import BadEvent, KeepAlive, NetemeraClient, StreamItem, Upli
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
 from ..errors import update_error_for
-from ..vendor import IotBridgeConfigEntry
+from ..vendor import IotBridgeConfigEntry, entry_store_key
 from .entities import DOWNLINK_SWITCH, device_sensor_descriptions
 from .model import Decoder, EndDevice, Outcome
 from .settings import device_settings
@@ -88,7 +88,7 @@ class NetemeraCoordinator(IotBridgeCoordinator[NetemeraData]):
         self.stats: Counter[str] = Counter()
         self.backoff = Backoff(initial=RECONNECT_INITIAL, maximum=RECONNECT_MAX)
         self._store: Store[dict[str, Any]] = Store(
-            hass, STORE_VERSION, f"{DOMAIN}.netemera.{entry.entry_id}"
+            hass, STORE_VERSION, entry_store_key("netemera", entry.entry_id)
         )
         self._stream_task: asyncio.Task[None] | None = None
         self._warned_decode: set[str] = set()

@@ -253,6 +253,18 @@ async def add_entry(
     return None
 
 
+async def current_settings(
+    session: aiohttp.ClientSession, headers: dict[str, str], entry_id: str
+) -> dict[str, Any]:
+    """Read an entry's settings from its options form, then close the form unchanged."""
+    base = f"{HA_URL}/api/config/config_entries/options/flow"
+    async with session.post(base, json={"handler": entry_id}, headers=headers) as resp:
+        result: dict[str, Any] = await resp.json()
+    async with session.delete(f"{base}/{result['flow_id']}", headers=headers):
+        pass
+    return result
+
+
 async def configure(vendors: list[DemoVendor]) -> None:
     await wait_for_http(f"{HA_URL}/api/onboarding")
     async with aiohttp.ClientSession() as session:
@@ -262,10 +274,17 @@ async def configure(vendors: list[DemoVendor]) -> None:
             f"{HA_URL}/api/config/config_entries/entry", headers=headers
         ) as resp:
             entries = await resp.json()
-        have = {entry["title"] for entry in entries if entry["domain"] == "iot_bridge"}
+        have = {e["title"]: e["entry_id"] for e in entries if e["domain"] == "iot_bridge"}
         print(f"Configuring IoT Bridge (existing entries: {sorted(have) or 'none'})")
         for vendor in vendors:
-            result = await add_entry(session, headers, vendor)
+            # An entry whose ids are generated (Efento) is reused on later runs,
+            # with its settings read back from its options form.
+            existing = have.get(vendor.form.get("name", ""))
+            if existing is not None and vendor.after is not None:
+                result = await current_settings(session, headers, existing)
+                print(f"  {vendor.step}: reusing '{vendor.form['name']}'")
+            else:
+                result = await add_entry(session, headers, vendor)
             if vendor.after is not None:
                 command = await vendor.after(result or {})
                 if command:

@@ -16,6 +16,7 @@ from custom_components.iot_bridge.api.egauge import (
     EgaugeClient,
     EgaugeRegister,
     normalize_url,
+    parse_history,
 )
 from custom_components.iot_bridge.api.errors import (
     ApiAuthError,
@@ -576,3 +577,20 @@ async def test_simulator_history_and_filters(
     assert status == 400
     status, body = await _raw_get(session, client, "/api/auth/unauthorized")
     assert (status, body) == (200, {"status": "You are logged in."})
+
+
+def test_parse_history_is_oldest_first_and_skips_bad_rows() -> None:
+    body = {
+        "registers": [{"name": "Grid"}, {"name": "Solar"}, "junk"],
+        "ranges": [
+            {"ts": "1000", "delta": 60, "rows": [["30", "3", "x"], ["20", "2", "y"], ["short"]]},
+            {"ts": "nope", "delta": 60, "rows": [["1", "1", "1"]]},
+            "not a range",
+        ],
+    }
+    assert parse_history(body) == [
+        (940.0, {"Grid": 20, "Solar": 2}),
+        (1000.0, {"Grid": 30, "Solar": 3}),
+    ]
+    with pytest.raises(ApiPayloadError):
+        parse_history({"registers": []})

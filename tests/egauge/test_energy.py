@@ -134,3 +134,69 @@ def test_ledger_marks_negative_rate_bidirectional_even_without_counter_change() 
     ledger.update(_reading(1000, 10))
     assert ledger.update(_reading(1000, -5)) == (True, True)
     assert ledger.is_bidirectional("Grid")
+
+
+async def _restart_after(
+    hass: HomeAssistant, entry: MockConfigEntry, clock: Clock, seconds: float
+) -> tuple[float, float, float, float]:
+    """Stop, let the meter run, start again; return import/export before and after (Ws)."""
+    ledger = entry.runtime_data.coordinator.energy.registers["Grid"]
+    before = (ledger.imported, ledger.exported)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    clock.advance(seconds)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    ledger = entry.runtime_data.coordinator.energy.registers["Grid"]
+    return before[0], before[1], ledger.imported, ledger.exported
+
+
+async def test_gap_is_booked_from_the_meter_history(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    simulator: EgaugeSimulator,
+    clock: Clock,
+) -> None:
+    # Grid swings between import and export every few minutes.
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    counter_before = simulator.counter_of("Grid")
+
+    imported0, exported0, imported1, exported1 = await _restart_after(
+        hass, config_entry, clock, 20 * 60
+    )
+
+    assert any(query.startswith("time=") for query in simulator.register_queries)
+    # Both directions inside the gap are kept; a net booking would leave one at zero.
+    assert imported1 - imported0 > 100_000
+    assert exported1 - exported0 > 100_000
+    net = simulator.counter_of("Grid") - counter_before
+    assert (imported1 - imported0) - (exported1 - exported0) == pytest.approx(net)
+
+
+async def test_gap_without_history_is_booked_as_net_change(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    simulator: EgaugeSimulator,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    counter_before = simulator.counter_of("Grid")
+
+    def no_history(body: dict[str, object]) -> dict[str, object]:
+        ranges = body.get("ranges")
+        if isinstance(ranges, list) and len(ranges[0]["rows"]) > 1:
+            return {"registers": body["registers"]}
+        return body
+
+    simulator.register_body_hook = no_history
+    imported0, exported0, imported1, exported1 = await _restart_after(
+        hass, config_entry, clock, 20 * 60
+    )
+    assert "booking that gap as its net change" in caplog.text
+    net = simulator.counter_of("Grid") - counter_before
+    assert (imported1 - imported0) - (exported1 - exported0) == pytest.approx(net)
+    assert min(imported1 - imported0, exported1 - exported0) == 0

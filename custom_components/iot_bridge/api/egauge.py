@@ -227,6 +227,36 @@ def parse_readings(body: Mapping[str, Any]) -> EgaugeReading:
     return EgaugeReading(timestamp=timestamp, registers=registers)
 
 
+def parse_history(body: Mapping[str, Any]) -> list[tuple[float, dict[str, int]]]:
+    """Parse the rows of a ``time=start:step:end`` answer into oldest-first counters."""
+    entries = as_list(body.get("registers"))
+    ranges = as_list(body.get("ranges"))
+    if entries is None or ranges is None:
+        raise ApiPayloadError("history: no registers or ranges")
+    names = [as_str(entry.get("name")) if as_mapping(entry) else None for entry in entries]
+    result: list[tuple[float, dict[str, int]]] = []
+    for raw_range in ranges:
+        block = as_mapping(raw_range)
+        if block is None:
+            continue
+        newest, delta = as_float(block.get("ts")), as_float(block.get("delta"))
+        rows = as_list(block.get("rows"))
+        if newest is None or delta is None or rows is None:
+            continue
+        for position, raw_row in enumerate(rows):
+            row = as_list(raw_row)
+            if row is None or len(row) != len(names):
+                continue
+            counters = {
+                name: value
+                for name, cell in zip(names, row, strict=True)
+                if name is not None and (value := as_int(cell)) is not None
+            }
+            result.append((newest - position * delta, counters))
+    result.sort(key=lambda item: item[0])
+    return result
+
+
 class EgaugeClient:
     """Async client of one meter's WebAPI.
 
@@ -362,6 +392,16 @@ class EgaugeClient:
     async def get_readings(self) -> EgaugeReading:
         """Every register's rate and counter in one request (three around token expiry)."""
         return parse_readings(await self._get_object(READINGS_PATH, "register"))
+
+    async def get_history(
+        self, start: float, end: float, step: int
+    ) -> list[tuple[float, dict[str, int]]]:
+        """Counters of every register from ``start`` to ``end``, one row per ``step`` seconds.
+
+        Returns ``(timestamp, {register name: raw counter})`` rows, oldest first.
+        """
+        path = f"/api/register?time={int(start)}:{int(step)}:{int(end)}"
+        return parse_history(await self._get_object(path, "history"))
 
     async def close(self) -> None:
         """Revoke the token if we hold one; failures are ignored."""

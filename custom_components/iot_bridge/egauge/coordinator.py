@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+import math
 from typing import Any
 
 from homeassistant.const import Platform
@@ -14,6 +15,7 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.storage import Store
 
 from ..api.egauge import EgaugeClient, EgaugeIdentity, EgaugeReading
+from ..api.errors import ApiError
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
 from ..vendor import IotBridgeConfigEntry, entry_store_key
@@ -25,6 +27,10 @@ METER = "meter"
 STORE_VERSION = 1
 # The ledger changes every poll; writing it at most once a minute is plenty.
 STORE_DELAY = 60
+# A longer gap since the last booked reading is filled from the meter's history,
+# in rows of at least a minute and at most HISTORY_ROWS of them.
+HISTORY_GAP = 300
+HISTORY_ROWS = 1440
 
 
 @dataclass(slots=True)
@@ -63,7 +69,10 @@ class EgaugeCoordinator(IotBridgeCoordinator[MeterState]):
 
     async def _async_fetch(self) -> MeterState:
         reading = await self.client.get_readings()
+        history_changed, history_bidirectional = await self._book_gap(reading)
         changed, new_bidirectional = self.energy.update(reading)
+        changed |= history_changed
+        new_bidirectional |= history_bidirectional
         if changed:
             self._store.async_delay_save(self.energy.as_dict, STORE_DELAY)
         register_types = {name: reg.type_code for name, reg in reading.registers.items()}
@@ -73,6 +82,30 @@ class EgaugeCoordinator(IotBridgeCoordinator[MeterState]):
             self.mark_catalog_changed()
         self._warn_missing_values(reading)
         return MeterState(reading=reading, energy=self.energy)
+
+    async def _book_gap(self, reading: EgaugeReading) -> tuple[bool, bool]:
+        """Book the meter's history since the last booked reading, when there is a gap.
+
+        Without it a gap would be booked as one net change, and energy exported
+        and imported inside it would cancel out.
+        """
+        since = self.energy.last_booked()
+        now = reading.timestamp
+        if since is None or now is None or now - since <= HISTORY_GAP:
+            return False, False
+        step = max(60, math.ceil((now - since) / HISTORY_ROWS / 60) * 60)
+        try:
+            rows = await self.client.get_history(since, now, step)
+        except ApiError as err:
+            LOGGER.warning(
+                "eGauge %s: could not read history for the last %d s (%s); "
+                "booking that gap as its net change",
+                self.identity.serial,
+                now - since,
+                err,
+            )
+            return False, False
+        return self.energy.book_history(rows)
 
     def _log_register_changes(self, register_types: dict[str, str]) -> None:
         if not self._register_types:

@@ -27,6 +27,27 @@ class RegisterLedger:
     imported: float = 0.0
     exported: float = 0.0
     bidirectional: bool = False
+    # Meter time of ``counter``; None for ledgers stored before it was kept.
+    timestamp: float | None = None
+
+    def book(self, counter: int, rate: float | None, timestamp: float | None) -> tuple[bool, bool]:
+        """Book the change to ``counter``; return (changed, became bidirectional)."""
+        delta = counter - self.counter
+        changed = False
+        if delta:
+            if delta > 0:
+                self.imported += delta
+            else:
+                self.exported -= delta
+            changed = True
+        self.counter = counter
+        if timestamp is not None:
+            self.timestamp = timestamp
+        running_backwards = delta < 0 or (rate is not None and rate < 0)
+        if running_backwards and not self.bidirectional:
+            self.bidirectional = True
+            return True, True
+        return changed, False
 
 
 @dataclass(slots=True)
@@ -46,18 +67,29 @@ class EnergyLedger:
             if ledger is None:
                 ledger = self.registers[name] = RegisterLedger(counter=register.counter)
                 changed = True
-            delta = register.counter - ledger.counter
-            if delta:
-                ledger.counter = register.counter
-                if delta > 0:
-                    ledger.imported += delta
-                else:
-                    ledger.exported -= delta
-                changed = True
-            running_backwards = delta < 0 or (register.rate is not None and register.rate < 0)
-            if running_backwards and not ledger.bidirectional:
-                ledger.bidirectional = changed = new_bidirectional = True
+            booked, became = ledger.book(register.counter, register.rate, reading.timestamp)
+            changed |= booked
+            new_bidirectional |= became
         return changed, new_bidirectional
+
+    def book_history(self, rows: list[tuple[float, dict[str, int]]]) -> tuple[bool, bool]:
+        """Book history rows (oldest first) newer than what each register last booked."""
+        changed = False
+        new_bidirectional = False
+        for timestamp, counters in rows:
+            for name, ledger in self.registers.items():
+                counter = counters.get(name)
+                if counter is None or ledger.timestamp is None or timestamp <= ledger.timestamp:
+                    continue
+                booked, became = ledger.book(counter, None, timestamp)
+                changed |= booked
+                new_bidirectional |= became
+        return changed, new_bidirectional
+
+    def last_booked(self) -> float | None:
+        """The oldest meter time up to which every register is booked."""
+        times = [ledger.timestamp for ledger in self.registers.values() if ledger.timestamp]
+        return min(times) if times else None
 
     def import_kwh(self, name: str) -> float | None:
         """Energy drawn through a register so far, in kWh."""
@@ -82,6 +114,7 @@ class EnergyLedger:
                 "imported": ledger.imported,
                 "exported": ledger.exported,
                 "bidirectional": ledger.bidirectional,
+                "timestamp": ledger.timestamp,
             }
             for name, ledger in self.registers.items()
         }
@@ -99,7 +132,12 @@ class EnergyLedger:
                     imported=float(item["imported"]),
                     exported=float(item["exported"]),
                     bidirectional=bool(item["bidirectional"]),
+                    timestamp=_optional_float(item.get("timestamp")),
                 )
             except (KeyError, TypeError, ValueError):
                 continue
         return ledger
+
+
+def _optional_float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

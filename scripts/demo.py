@@ -63,8 +63,6 @@ class DemoVendor:
     # Runs after the entry exists, with the flow's result (e.g. to start a gateway emulator).
     after: Callable[[dict[str, Any]], Awaitable[list[str] | None]] | None = None
     extra_processes: list[asyncio.subprocess.Process] = field(default_factory=list)
-    # Start the flow as a user with advanced mode on (fields such as endpoint overrides).
-    advanced: bool = False
 
 
 def py(*args: str) -> list[str]:
@@ -137,17 +135,18 @@ VENDORS: list[DemoVendor] = [
     ),
     DemoVendor(
         step="instathings",
-        # The simulator serves REST and the websocket on one port; pointing the entry at it
-        # needs the advanced endpoint fields, so this flow starts in advanced mode.
+        # The simulator serves REST and the websocket on one port, set in the form's
+        # collapsed endpoint section.
         simulator=py("-m", "simulators.instathings", "--port", "8403"),
         form={
             "project": "demo",
             "client_id": "sim-client",
             "client_secret": "sim-secret",
-            "api_url": "http://127.0.0.1:8403",
-            "websocket_url": "http://127.0.0.1:8403",
+            "endpoints": {
+                "api_url": "http://127.0.0.1:8403",
+                "websocket_url": "http://127.0.0.1:8403",
+            },
         },
-        advanced=True,
     ),
     DemoVendor(
         step="efento",
@@ -232,8 +231,7 @@ async def add_entry(
 ) -> dict[str, Any] | None:
     """Walk the config flow: menu, vendor form, then defaults for any further form."""
     base = f"{HA_URL}/api/config/config_entries/flow"
-    # The REST flow API takes the same context flag the frontend sends for advanced users.
-    init = {"handler": "iot_bridge", "show_advanced_options": vendor.advanced}
+    init = {"handler": "iot_bridge"}
     async with session.post(base, json=init, headers=headers) as resp:
         result = await resp.json()
     flow_url = f"{base}/{result['flow_id']}"
@@ -293,11 +291,101 @@ async def configure(vendors: list[DemoVendor]) -> None:
                     )
 
 
-async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--no-ha", action="store_true", help="only run the simulators")
-    args = parser.parse_args()
+# Background tasks of the demo (kept referenced until they finish).
+_TASKS: set[asyncio.Task[None]] = set()
 
+
+async def energy_dashboard(timeout: float = 900) -> None:
+    """Put the eGauge meter into the Energy dashboard: grid import/export, solar, live power.
+
+    Saves energy preferences (websocket ``energy/save_prefs``) only while none name a grid
+    source, so a user's own choice is never overwritten. The grid register's import/export
+    sensors exist once it has first run backwards (a few minutes after the simulator starts),
+    so this waits for them; it runs in the background and gives up after ``timeout`` seconds.
+    """
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as session:
+        token = await access_token(session)
+        async with session.ws_connect(f"{HA_URL}/api/websocket") as ws:
+            await ws.receive_json()  # auth_required
+            await ws.send_json({"type": "auth", "access_token": token})
+            if (await ws.receive_json()).get("type") != "auth_ok":
+                return
+            next_id = 0
+
+            async def call(message: dict[str, Any]) -> dict[str, Any]:
+                nonlocal next_id
+                next_id += 1
+                await ws.send_json({"id": next_id, **message})
+                while True:
+                    reply: dict[str, Any] = await ws.receive_json()
+                    if reply.get("id") == next_id:
+                        return reply
+
+            prefs = await call({"type": "energy/get_prefs"})
+            sources = (prefs.get("result") or {}).get("energy_sources") or []
+            if any(source.get("type") == "grid" for source in sources):
+                return
+            deadline = loop.time() + timeout
+            while True:
+                entities = (await call({"type": "config/entity_registry/list"}))["result"]
+                by_key: dict[str, str] = {}
+                for entity in entities:
+                    if entity["platform"] != "iot_bridge":
+                        continue
+                    unique_id = entity["unique_id"]
+                    for suffix in ("energy_import_Grid", "energy_export_Grid", "energy_Solar"):
+                        if unique_id.endswith(f"_{suffix}"):
+                            by_key[suffix] = entity["entity_id"]
+                    for name in ("Grid", "Solar"):
+                        if unique_id.endswith(f"_rate_P_{name}"):
+                            by_key[f"power_{name}"] = entity["entity_id"]
+                if "energy_import_Grid" in by_key and "energy_export_Grid" in by_key:
+                    break
+                if loop.time() > deadline:
+                    print("  energy: the grid register's import/export sensors did not appear")
+                    return
+                await asyncio.sleep(15)
+            grid: dict[str, Any] = {
+                "type": "grid",
+                "stat_energy_from": by_key["energy_import_Grid"],
+                "stat_energy_to": by_key["energy_export_Grid"],
+                "cost_adjustment_day": 0,
+            }
+            solar: dict[str, Any] = {"type": "solar", "config_entry_solar_forecast": None}
+            if "energy_Solar" in by_key:
+                solar["stat_energy_from"] = by_key["energy_Solar"]
+            # Newer releases also chart power (positive = importing) next to energy.
+            for source, key in ((grid, "power_Grid"), (solar, "power_Solar")):
+                if key in by_key:
+                    source["stat_rate"] = by_key[key]
+            chosen = [grid, solar] if "stat_energy_from" in solar else [grid]
+            result = await call({"type": "energy/save_prefs", "energy_sources": chosen})
+            if not result.get("success"):
+                # Releases before the unified grid source (2025.x) take flow_from/flow_to lists.
+                legacy_grid = {
+                    "type": "grid",
+                    "flow_from": [{"stat_energy_from": grid["stat_energy_from"]}],
+                    "flow_to": [{"stat_energy_to": grid["stat_energy_to"]}],
+                    "cost_adjustment_day": 0,
+                }
+                legacy = [legacy_grid] + [
+                    {k: v for k, v in s.items() if k != "stat_rate"} for s in chosen[1:]
+                ]
+                result = await call({"type": "energy/save_prefs", "energy_sources": legacy})
+            status = "saved" if result.get("success") else f"not saved ({result.get('error')})"
+            print(f"  energy: Energy dashboard preferences {status}")
+
+
+def start_energy_dashboard() -> None:
+    """Run :func:`energy_dashboard` in the background."""
+    task = asyncio.get_running_loop().create_task(energy_dashboard())
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+
+
+def prepare_config() -> None:
+    """Write the demo's configuration once; later runs keep what is there."""
     CONFIG.mkdir(parents=True, exist_ok=True)
     config_yaml = CONFIG / "configuration.yaml"
     if not config_yaml.exists():
@@ -313,8 +401,16 @@ async def main() -> int:
             ' "data": {"done": ["core_config"]}}\n'
         )
     link = CONFIG / "custom_components"
-    if not link.exists():
+    if not link.is_symlink():
         link.symlink_to(os.path.relpath(ROOT / "custom_components", CONFIG))
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-ha", action="store_true", help="only run the simulators")
+    args = parser.parse_args()
+
+    prepare_config()
 
     processes: list[asyncio.subprocess.Process] = []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -332,6 +428,7 @@ async def main() -> int:
         )
         try:
             await configure(VENDORS)
+            start_energy_dashboard()
         except Exception as err:  # noqa: BLE001 - the demo keeps running for manual set-up
             print(f"Automatic set-up failed ({err}); add the entries in the UI instead.")
         print(

@@ -23,7 +23,7 @@ class ExplodingVendor(Vendor):
     key = "egauge"
     platforms = ()
 
-    def user_schema(self, *, advanced: bool) -> vol.Schema:
+    def user_schema(self) -> vol.Schema:
         return vol.Schema({vol.Required("url"): str})
 
     async def async_validate(

@@ -94,9 +94,7 @@ class IotBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             if outcome is not None:
                 return await self._async_handle_outcome(outcome)
-        schema = self.add_suggested_values_to_schema(
-            vendor.user_schema(advanced=self.show_advanced_options), user_input or {}
-        )
+        schema = self.add_suggested_values_to_schema(vendor.user_schema(), user_input or {})
         return self.async_show_form(step_id=key, data_schema=schema, errors=errors)
 
     async def _async_step_follow_up(self, user_input: dict[str, Any] | None) -> ConfigFlowResult:
@@ -205,8 +203,7 @@ class IotBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             if outcome is not None:
                 return await self._async_handle_outcome(outcome)
         schema = self.add_suggested_values_to_schema(
-            vendor.user_schema(advanced=self.show_advanced_options),
-            user_input or _form_fields(entry.data),
+            vendor.user_schema(), user_input or vendor.form_values(_form_fields(entry.data))
         )
         return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
 

@@ -15,8 +15,8 @@ from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsF
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
-import voluptuous as vol
 
+from .compat import vol
 from .const import DOMAIN
 
 if TYPE_CHECKING:
@@ -81,8 +81,12 @@ class Vendor(ABC):
     store_names: tuple[str, ...] = ()
 
     @abstractmethod
-    def user_schema(self, *, advanced: bool) -> vol.Schema:
+    def user_schema(self) -> vol.Schema:
         """Return the first form of the vendor's flow (also used to reconfigure)."""
+
+    def form_values(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Return an entry's data shaped like ``user_schema`` (to prefill reconfigure)."""
+        return dict(data)
 
     def reauth_schema(self) -> vol.Schema | None:
         """Return the form asking for new credentials; None if the vendor has none."""

@@ -34,6 +34,7 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.iot_bridge.const import DOMAIN
 from custom_components.iot_bridge.efento import EfentoVendor
 from simulators.efento_gateway import EmulatedGateway
+from tests.devices import find_device, remove_device
 
 from .conftest import NOW, TOKEN, WEBHOOK_ID, GatewayFactory
 
@@ -220,18 +221,11 @@ async def test_stale_logger_can_be_removed_and_comes_back(
     await hass.async_block_till_done()
 
     async def remove(device_id: str) -> bool:
-        await client.send_json_auto_id(
-            {
-                "type": "config/device_registry/remove_config_entry",
-                "config_entry_id": init_integration.entry_id,
-                "device_id": device_id,
-            }
-        )
-        return bool((await client.receive_json())["success"])
+        return await remove_device(client, init_integration.entry_id, device_id)
 
     serial = gateway.loggers[0].serial
     identifier = (DOMAIN, f"efento_{WEBHOOK_ID}_{serial}")
-    logger = device_registry.async_get_device(identifiers={identifier})
+    logger = find_device(hass, identifier)
     assert logger is not None
     gateway_device = device_registry.async_get(logger.via_device_id or "")
     assert gateway_device is not None
@@ -240,12 +234,12 @@ async def test_stale_logger_can_be_removed_and_comes_back(
     await _advance(hass, freezer, timedelta(minutes=14))
     assert await remove(logger.id)
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={identifier}) is None
+    assert find_device(hass, identifier) is None
     assert hass.states.get(B1) is None
     # It reports again: device and entities are back.
     assert await gateway.send_measurements([serial])
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={identifier}) is not None
+    assert find_device(hass, identifier) is not None
     assert _state(hass, B1) != STATE_UNAVAILABLE
 
 

@@ -15,6 +15,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.iot_bridge.const import DOMAIN
 from simulators.egauge import EgaugeSimulator
+from tests.devices import find_device
 
 from .conftest import Clock
 
@@ -48,7 +49,7 @@ async def test_entities_snapshot(
 
 @pytest.mark.usefixtures("init_integration")
 async def test_device(hass: HomeAssistant, device_registry: dr.DeviceRegistry) -> None:
-    device = device_registry.async_get_device(identifiers={(DOMAIN, "egauge_G12345678")})
+    device = find_device(hass, (DOMAIN, "egauge_G12345678"))
     assert device is not None
     assert device.name == "egauge12345"
     assert device.model == "EG4030"

@@ -12,12 +12,13 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.iot_bridge.const import DOMAIN
 from simulators.enapter import TOKEN, EnapterSimulator
+from tests.devices import find_device
 
 from .conftest import advance
 
@@ -55,16 +56,13 @@ async def assert_entities_match_sdk(
     hass: HomeAssistant, client: Any, entry: MockConfigEntry, site_id: str
 ) -> int:
     entity_registry = er.async_get(hass)
-    device_registry = dr.async_get(hass)
     devices = await sdk_devices(client, site_id)
     latest = await client.telemetry.latest(
         {device.id: list(device.manifest["telemetry"]) for device in devices}
     )
     compared = 0
     for device in devices:
-        entry_device = device_registry.async_get_device(
-            identifiers={(DOMAIN, f"enapter_{device.id}")}
-        )
+        entry_device = find_device(hass, (DOMAIN, f"enapter_{device.id}"))
         assert entry_device is not None
         assert entry_device.name == device.name
         offline = device.connectivity.status.value == "OFFLINE"

@@ -1,4 +1,4 @@
-"""The Instathings config flow: form, advanced endpoints, errors, reauth and reconfigure."""
+"""The Instathings config flow: form, endpoint section, errors, reauth and reconfigure."""
 
 from __future__ import annotations
 
@@ -26,10 +26,14 @@ from .conftest import serve
 GOOD = {"project": PROJECT, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
 
-async def _form(hass: HomeAssistant, *, advanced: bool = True) -> dict[str, Any]:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER, "show_advanced_options": advanced}
-    )
+def _endpoints(api_url: str | None = None, websocket_url: str | None = None) -> dict[str, Any]:
+    """The form's collapsed endpoint section."""
+    values = {"api_url": api_url, "websocket_url": websocket_url}
+    return {"endpoints": {key: value for key, value in values.items() if value is not None}}
+
+
+async def _form(hass: HomeAssistant) -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
     assert "instathings" in result["menu_options"]
     result = await hass.config_entries.flow.async_configure(
@@ -44,14 +48,12 @@ def _fields(result: dict[str, Any]) -> list[str]:
     return [str(key) for key in result["data_schema"].schema]
 
 
-async def test_form_without_advanced_mode_has_no_endpoints(hass: HomeAssistant) -> None:
-    result = await _form(hass, advanced=False)
-    assert _fields(result) == ["project", "client_id", "client_secret"]
-
-
-async def test_form_with_advanced_mode_offers_endpoints(hass: HomeAssistant) -> None:
+async def test_form_offers_endpoints_in_a_collapsed_section(hass: HomeAssistant) -> None:
     result = await _form(hass)
-    assert _fields(result) == ["project", "client_id", "client_secret", "api_url", "websocket_url"]
+    assert _fields(result) == ["project", "client_id", "client_secret", "endpoints"]
+    endpoints = result["data_schema"].schema["endpoints"]
+    assert endpoints.options == {"collapsed": True}
+    assert [str(key) for key in endpoints.schema.schema] == ["api_url", "websocket_url"]
 
 
 def test_endpoints_default_to_the_documented_ones() -> None:
@@ -75,7 +77,7 @@ async def test_user_flow_creates_entry(
     result = await _form(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
-        {**GOOD, "project": f" {PROJECT} ", "api_url": f"{base_url}/", "websocket_url": base_url},
+        {**GOOD, "project": f" {PROJECT} ", **_endpoints(f"{base_url}/", base_url)},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Instathings demo"
@@ -98,14 +100,14 @@ async def test_user_flow_creates_entry(
         ({"client_secret": "wrong"}, {"base": "invalid_auth"}),
         ({"client_id": "nobody"}, {"base": "invalid_auth"}),
         ({"project": "not a project!"}, {"project": "invalid_project"}),
-        ({"api_url": "ftp://127.0.0.1"}, {"api_url": "invalid_url"}),
-        ({"websocket_url": "nowhere"}, {"websocket_url": "invalid_url"}),
+        (_endpoints("ftp://127.0.0.1", "http://127.0.0.1"), {"api_url": "invalid_url"}),
+        (_endpoints("http://127.0.0.1", "nowhere"), {"websocket_url": "invalid_url"}),
     ],
 )
 async def test_user_flow_errors_then_recovers(
     hass: HomeAssistant, base_url: str, change: dict[str, str], error: dict[str, str]
 ) -> None:
-    urls = {"api_url": base_url, "websocket_url": base_url}
+    urls = _endpoints(base_url, base_url)
     result = await _form(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {**GOOD, **urls, **change}
@@ -121,7 +123,7 @@ async def test_user_flow_unreachable(hass: HomeAssistant, unused_tcp_port: int) 
     url = f"http://127.0.0.1:{unused_tcp_port}"
     result = await _form(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**GOOD, "api_url": url, "websocket_url": url}
+        result["flow_id"], {**GOOD, **_endpoints(url, url)}
     )
     assert result["errors"] == {"base": "cannot_connect"}
 
@@ -132,7 +134,7 @@ async def test_user_flow_server_error(
     result = await _form(hass)
     sim.fail_next(1, status=503)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**GOOD, "api_url": base_url, "websocket_url": base_url}
+        result["flow_id"], {**GOOD, **_endpoints(base_url, base_url)}
     )
     assert result["errors"] == {"base": "cannot_connect"}
 
@@ -159,7 +161,7 @@ async def garbled_url() -> AsyncGenerator[str]:
 async def test_user_flow_garbled_answer_is_unknown(hass: HomeAssistant, garbled_url: str) -> None:
     result = await _form(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**GOOD, "api_url": garbled_url, "websocket_url": garbled_url}
+        result["flow_id"], {**GOOD, **_endpoints(garbled_url, garbled_url)}
     )
     assert result["errors"] == {"base": "unknown"}
 
@@ -172,7 +174,7 @@ async def test_same_project_twice_aborts(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         # Project names are host names: case does not make another project.
-        {**GOOD, "project": "DEMO", "api_url": base_url, "websocket_url": base_url},
+        {**GOOD, "project": "DEMO", **_endpoints(base_url, base_url)},
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -201,16 +203,21 @@ async def test_reauth_with_new_client(
     await hass.async_block_till_done()
 
 
-async def test_reconfigure_without_advanced_keeps_endpoints(
+async def test_reconfigure_with_empty_endpoints_keeps_them(
     hass: HomeAssistant, init_integration: MockConfigEntry, sim: InstathingsSimulator
 ) -> None:
     sim.client_secret = "rotated"
     api_url = init_integration.data["api_url"]
-    result = await init_integration.start_reconfigure_flow(hass, show_advanced_options=False)
+    result = await init_integration.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
-    assert _fields(dict(result)) == ["project", "client_id", "client_secret"]
+    assert _fields(dict(result)) == ["project", "client_id", "client_secret", "endpoints"]
+    # The form shows the entry's own endpoints.
+    endpoints = result["data_schema"].schema["endpoints"].schema.schema
+    suggested = {str(key): key.description["suggested_value"] for key in endpoints}
+    websocket_url = init_integration.data["websocket_url"]
+    assert suggested == {"api_url": api_url, "websocket_url": websocket_url}
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**GOOD, "client_secret": "rotated"}
+        result["flow_id"], {**GOOD, "client_secret": "rotated", **_endpoints()}
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
@@ -226,9 +233,9 @@ async def test_reconfigure_moves_endpoints(
     server = await serve(sim)
     try:
         new_url = f"http://127.0.0.1:{server.port}"
-        result = await init_integration.start_reconfigure_flow(hass, show_advanced_options=True)
+        result = await init_integration.start_reconfigure_flow(hass)
         result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {**GOOD, "api_url": new_url, "websocket_url": new_url}
+            result["flow_id"], {**GOOD, **_endpoints(new_url, new_url)}
         )
         assert result["reason"] == "reconfigure_successful"
         assert init_integration.data["websocket_url"] == new_url
@@ -241,10 +248,10 @@ async def test_reconfigure_moves_endpoints(
 async def test_reconfigure_refuses_another_project(
     hass: HomeAssistant, init_integration: MockConfigEntry, base_url: str
 ) -> None:
-    result = await init_integration.start_reconfigure_flow(hass, show_advanced_options=True)
+    result = await init_integration.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
-        {**GOOD, "project": "other", "api_url": base_url, "websocket_url": base_url},
+        {**GOOD, "project": "other", **_endpoints(base_url, base_url)},
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_device"
@@ -253,9 +260,8 @@ async def test_reconfigure_refuses_another_project(
 async def test_reconfigure_of_another_project_gets_default_endpoints(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    # Without the advanced fields another project means the documented endpoints;
-    # they are not reachable here, which the form reports.
-    result = await init_integration.start_reconfigure_flow(hass, show_advanced_options=False)
+    # With empty endpoint fields another project means the documented endpoints.
+    result = await init_integration.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {**GOOD, "project": "invalid-"}
     )
@@ -266,36 +272,36 @@ async def test_reconfigure_form_error(
     hass: HomeAssistant, init_integration: MockConfigEntry, unused_tcp_port: int
 ) -> None:
     url = f"http://127.0.0.1:{unused_tcp_port}"
-    result = await init_integration.start_reconfigure_flow(hass, show_advanced_options=True)
+    result = await init_integration.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**GOOD, "api_url": url, "websocket_url": DEFAULT_WEBSOCKET_URL}
+        result["flow_id"], {**GOOD, **_endpoints(url, DEFAULT_WEBSOCKET_URL)}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_connect"}
 
 
-async def test_rest_flow_api_accepts_advanced_mode(
+async def test_rest_flow_api_takes_the_endpoint_section(
     hass: HomeAssistant, hass_client: ClientSessionGenerator, base_url: str
 ) -> None:
-    """What scripts/demo.py does: the REST flow API with ``show_advanced_options``."""
+    """What scripts/demo.py does: the REST flow API, endpoints nested in their section."""
     assert await async_setup_component(hass, "config", {})
     # The integration's own dependencies (webhook) register routes before the server starts.
     assert await async_setup_component(hass, DOMAIN, {})
     client = await hass_client()
     base = "/api/config/config_entries/flow"
-    resp = await client.post(base, json={"handler": DOMAIN, "show_advanced_options": True})
+    resp = await client.post(base, json={"handler": DOMAIN})
     flow = await resp.json()
     resp = await client.post(f"{base}/{flow['flow_id']}", json={"next_step_id": "instathings"})
     form = await resp.json()
-    assert [field["name"] for field in form["data_schema"]] == [
-        "project",
-        "client_id",
-        "client_secret",
+    fields = {field["name"]: field for field in form["data_schema"]}
+    assert list(fields) == ["project", "client_id", "client_secret", "endpoints"]
+    assert fields["endpoints"]["type"] == "expandable"
+    assert [field["name"] for field in fields["endpoints"]["schema"]] == [
         "api_url",
         "websocket_url",
     ]
     resp = await client.post(
-        f"{base}/{flow['flow_id']}", json={**GOOD, "api_url": base_url, "websocket_url": base_url}
+        f"{base}/{flow['flow_id']}", json={**GOOD, **_endpoints(base_url, base_url)}
     )
     result = await resp.json()
     assert result["type"] == "create_entry"

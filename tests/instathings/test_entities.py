@@ -39,6 +39,7 @@ from simulators.instathings import (
     VIRTUAL_ID,
     InstathingsSimulator,
 )
+from tests.devices import find_device
 
 from .conftest import coordinator_of, setup_live, wait_for
 
@@ -74,7 +75,7 @@ async def test_entities_snapshot(
 async def test_devices_and_hierarchy(
     hass: HomeAssistant, device_registry: dr.DeviceRegistry
 ) -> None:
-    gateway = device_registry.async_get_device(identifiers={(DOMAIN, f"instathings_{GATEWAY_ID}")})
+    gateway = find_device(hass, (DOMAIN, f"instathings_{GATEWAY_ID}"))
     assert gateway is not None
     assert (gateway.name, gateway.manufacturer, gateway.model, gateway.sw_version) == (
         "Home gateway",
@@ -82,7 +83,7 @@ async def test_devices_and_hierarchy(
         "Gate",
         "1.7.1",
     )
-    sensor = device_registry.async_get_device(identifiers={(DOMAIN, f"instathings_{SENSOR_ID}")})
+    sensor = find_device(hass, (DOMAIN, f"instathings_{SENSOR_ID}"))
     assert sensor is not None
     assert (sensor.name, sensor.manufacturer, sensor.model) == (
         "Living room",
@@ -90,10 +91,10 @@ async def test_devices_and_hierarchy(
         "WSDCGQ11LM",
     )
     assert sensor.via_device_id == gateway.id
-    plug = device_registry.async_get_device(identifiers={(DOMAIN, f"instathings_{PLUG_ID}")})
+    plug = find_device(hass, (DOMAIN, f"instathings_{PLUG_ID}"))
     assert plug is not None
     assert plug.via_device_id == gateway.id
-    virtual = device_registry.async_get_device(identifiers={(DOMAIN, f"instathings_{VIRTUAL_ID}")})
+    virtual = find_device(hass, (DOMAIN, f"instathings_{VIRTUAL_ID}"))
     assert virtual is not None
     assert (virtual.name, virtual.model, virtual.via_device_id) == (
         "device1",

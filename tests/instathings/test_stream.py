@@ -24,6 +24,7 @@ from simulators.instathings import (
     VIRTUAL_ID,
     InstathingsSimulator,
 )
+from tests.devices import find_device, remove_device
 
 from .conftest import coordinator_of, wait_for
 from .test_entities import entity_id, state_of
@@ -113,9 +114,7 @@ async def test_software_version_updates_the_device(
     await sim.set_software_version("instathings/gate:1.8.0")
 
     def version() -> str | None:
-        device = device_registry.async_get_device(
-            identifiers={(DOMAIN, f"instathings_{GATEWAY_ID}")}
-        )
+        device = find_device(hass, (DOMAIN, f"instathings_{GATEWAY_ID}"))
         assert device is not None
         return device.sw_version
 
@@ -137,12 +136,9 @@ async def test_paired_device_appears_without_reload(
     entity_registry: er.EntityRegistry,
 ) -> None:
     await sim.pair_device("Hall sensor", "Hall0001")
-    await wait_for(
-        lambda: device_registry.async_get_device(identifiers={(DOMAIN, "instathings_Hall0001")})
-        is not None
-    )
-    device = device_registry.async_get_device(identifiers={(DOMAIN, "instathings_Hall0001")})
-    gateway = device_registry.async_get_device(identifiers={(DOMAIN, f"instathings_{GATEWAY_ID}")})
+    await wait_for(lambda: find_device(hass, (DOMAIN, "instathings_Hall0001")) is not None)
+    device = find_device(hass, (DOMAIN, "instathings_Hall0001"))
+    gateway = find_device(hass, (DOMAIN, f"instathings_{GATEWAY_ID}"))
     assert device is not None
     assert gateway is not None
     assert (device.name, device.via_device_id) == ("Hall sensor", gateway.id)
@@ -167,7 +163,7 @@ async def test_failed_pairing_changes_nothing(
     await sim.pair_device("Flaky", "Flaky001", succeed=False)
     await wait_for(lambda: coordinator.stats["events"] > events)
     assert "Flaky001" not in coordinator.devices
-    assert device_registry.async_get_device(identifiers={(DOMAIN, "instathings_Flaky001")}) is None
+    assert find_device(hass, (DOMAIN, "instathings_Flaky001")) is None
 
 
 async def test_unpaired_device_is_unavailable_and_removable(
@@ -181,19 +177,9 @@ async def test_unpaired_device_is_unavailable_and_removable(
     client = await hass_ws_client(hass)
 
     async def remove(device_key: str) -> bool:
-        device = device_registry.async_get_device(
-            identifiers={(DOMAIN, f"instathings_{device_key}")}
-        )
+        device = find_device(hass, (DOMAIN, f"instathings_{device_key}"))
         assert device is not None
-        await client.send_json_auto_id(
-            {
-                "type": "config/device_registry/remove_config_entry",
-                "config_entry_id": init_integration.entry_id,
-                "device_id": device.id,
-            }
-        )
-        response = await client.receive_json()
-        return bool(response["success"])
+        return await remove_device(client, init_integration.entry_id, device.id)
 
     assert not await remove(SENSOR_ID)  # still paired: not removable
 
@@ -201,16 +187,11 @@ async def test_unpaired_device_is_unavailable_and_removable(
     await wait_for(lambda: state_of(hass, TEMPERATURE) == STATE_UNAVAILABLE)
     assert state_of(hass, PLUG_POWER) != STATE_UNAVAILABLE
     assert await remove(SENSOR_ID)
-    assert (
-        device_registry.async_get_device(identifiers={(DOMAIN, f"instathings_{SENSOR_ID}")}) is None
-    )
+    assert find_device(hass, (DOMAIN, f"instathings_{SENSOR_ID}")) is None
 
     # Paired again, the device is back in the registry.
     await sim.pair_device("Living room", SENSOR_ID)
-    await wait_for(
-        lambda: device_registry.async_get_device(identifiers={(DOMAIN, f"instathings_{SENSOR_ID}")})
-        is not None
-    )
+    await wait_for(lambda: find_device(hass, (DOMAIN, f"instathings_{SENSOR_ID}")) is not None)
     assert not coordinator_of(init_integration).devices[SENSOR_ID].gone
 
 
@@ -476,7 +457,7 @@ async def test_device_types_are_optional(
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
-    sensor = device_registry.async_get_device(identifiers={(DOMAIN, f"instathings_{SENSOR_ID}")})
+    sensor = find_device(hass, (DOMAIN, f"instathings_{SENSOR_ID}"))
     assert sensor is not None
     assert (sensor.name, sensor.manufacturer, sensor.model) == ("Living room", "Instathings", None)
     assert config_entry.state is ConfigEntryState.LOADED

@@ -24,6 +24,7 @@ from custom_components.iot_bridge.netemera import NetemeraVendor
 from custom_components.iot_bridge.netemera.model import EndDevice, Outcome
 from custom_components.iot_bridge.netemera.settings import device_settings
 from simulators.netemera import NetemeraSimulator
+from tests.devices import find_device, remove_device
 
 from .conftest import (
     CLIMATE,
@@ -34,6 +35,7 @@ from .conftest import (
     coordinator,
     entity_id,
     state_of,
+    wait_for,
 )
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -114,8 +116,6 @@ async def test_stale_device_can_be_removed_and_comes_back(
     entity_registry: er.EntityRegistry,
     hass_ws_client: object,
 ) -> None:
-    from .conftest import wait_for
-
     now = datetime.now(UTC)
     simulator.send_uplink(RAW, now - timedelta(days=2))
     simulator.send_uplink(LIGHT)
@@ -123,16 +123,15 @@ async def test_stale_device_can_be_removed_and_comes_back(
     await wait_for(lambda: state_of(hass, entity_registry, RAW, "frame_counter") == "1")
     coord = coordinator(init_integration)
 
-    active = device_registry.async_get_device(identifiers={(DOMAIN, f"netemera_{LIGHT}")})
-    stale = device_registry.async_get_device(identifiers={(DOMAIN, f"netemera_{RAW}")})
+    active = find_device(hass, (DOMAIN, f"netemera_{LIGHT}"))
+    stale = find_device(hass, (DOMAIN, f"netemera_{RAW}"))
     assert active is not None
     assert stale is not None
     assert not coord.device_removable(active)
     assert LIGHT in coord.devices
     assert await async_setup_component(hass, "config", {})
     client = await hass_ws_client(hass)  # type: ignore[operator]
-    response = await client.remove_device(stale.id, init_integration.entry_id)
-    assert response["success"]
+    assert await remove_device(client, init_integration.entry_id, stale.id)
     await hass.async_block_till_done()
     assert device_registry.async_get(stale.id) is None
     assert entity_id(entity_registry, RAW, "frame_counter") is None

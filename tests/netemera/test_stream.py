@@ -14,6 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.iot_bridge.const import DOMAIN
 from simulators.netemera import NetemeraSimulator, format_time
+from tests.devices import find_device
 
 from .conftest import CLIMATE, LIGHT, RAW, RELAY, coordinator, entity_id, state_of, wait_for
 
@@ -33,7 +34,7 @@ async def test_history_of_the_last_hour_creates_devices_at_first_start(
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.LOADED
     for dev_eui in (CLIMATE, LIGHT, RELAY, RAW):
-        device = device_registry.async_get_device(identifiers={(DOMAIN, f"netemera_{dev_eui}")})
+        device = find_device(hass, (DOMAIN, f"netemera_{dev_eui}"))
         assert device is not None
         assert device.serial_number == dev_eui
     # The light's newest frame is 2 (the old one is 1).
@@ -304,13 +305,13 @@ async def test_revoked_client_while_running_starts_reauth(
     simulator.client_secret = "rotated"
     simulator.expire_tokens()
     simulator.drop_streams()
-    await wait_for(lambda: hass.config_entries.flow.async_progress())
+    await wait_for(hass.config_entries.flow.async_progress)
     flows = hass.config_entries.flow.async_progress()
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
     assert state_of(hass, entity_registry, RAW, "frame_counter") == STATE_UNAVAILABLE
     # The task gave up: no reconnect storm with refused credentials.
     streams = simulator.request_counts["stream"]
-    await wait_for(lambda: coordinator(init_integration)._stream_task.done())  # type: ignore[union-attr]
+    await wait_for(coordinator(init_integration)._stream_task.done)  # type: ignore[union-attr]
     assert simulator.request_counts["stream"] == streams
 
 
@@ -319,7 +320,7 @@ async def test_missing_permission_while_running_starts_reauth(
 ) -> None:
     simulator.forbidden = True
     simulator.drop_streams()
-    await wait_for(lambda: hass.config_entries.flow.async_progress())
+    await wait_for(hass.config_entries.flow.async_progress)
 
 
 async def test_unreachable_goes_unavailable_and_recovers(

@@ -9,8 +9,8 @@ from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsFlow
 from homeassistant.const import CONF_NAME, Platform
 from homeassistant.core import HomeAssistant
-import voluptuous as vol
 
+from ..compat import vol
 from ..vendor import EntryDraft, IotBridgeConfigEntry, Vendor
 from .const import CONF_TOKEN, CONF_WEBHOOK_ID, DEFAULT_TITLE, VENDOR_KEY
 from .coordinator import EfentoCoordinator
@@ -27,7 +27,7 @@ class EfentoVendor(Vendor):
     store_names = ("efento",)
     secret_keys = frozenset({CONF_TOKEN, CONF_WEBHOOK_ID})
 
-    def user_schema(self, *, advanced: bool) -> vol.Schema:
+    def user_schema(self) -> vol.Schema:
         """Only an optional name: everything else is generated."""
         return vol.Schema({vol.Optional(CONF_NAME): str})
 

@@ -17,6 +17,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from ..api.efento import HeartbeatMessage, MeasurementsMessage
+from ..compat import device_by_identifier, via_device
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
 from ..vendor import IotBridgeConfigEntry, entry_store_key
@@ -64,6 +65,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         self._bad_in_row = 0
         self._logged_faults: set[str] = set()
         self._issue_raised = False
+        self._mac_collision_logged = False
         self.counters: dict[str, int] = {
             "measurements": 0,
             "heartbeats": 0,
@@ -240,10 +242,13 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.config_entry.entry_id, **self.device_info(GATEWAY)
         )
+        self._update_gateway_device()
 
     def _update_gateway_device(self) -> None:
         registry = dr.async_get(self.hass)
-        device = registry.async_get_device(identifiers={self._gateway_identifier()})
+        device = device_by_identifier(
+            self.hass, self._gateway_identifier(), self.config_entry.entry_id
+        )
         if device is None:  # pragma: no cover - created at set-up
             return
         gateway = self.state.gateway
@@ -257,9 +262,25 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         if gateway.mac:
             connection = (dr.CONNECTION_NETWORK_MAC, dr.format_mac(gateway.mac))
             if connection not in device.connections:
-                changes["merge_connections"] = {connection}
-        if changes:
+                changes["new_connections"] = {*device.connections, connection}
+        if not changes:
+            return
+        try:
             registry.async_update_device(device.id, **changes)
+        except dr.DeviceConnectionCollisionError:
+            # Another device (a router's tracker, another entry) already owns this MAC;
+            # the gateway stays without it rather than failing every heartbeat.
+            if not self._mac_collision_logged:
+                self._mac_collision_logged = True
+                LOGGER.warning(
+                    "Efento %s: MAC address %s already belongs to another device; "
+                    "the gateway's device is kept without it",
+                    self.config_entry.title,
+                    gateway.mac,
+                )
+            del changes["new_connections"]
+            if changes:
+                registry.async_update_device(device.id, **changes)
 
     def entity_descriptions(self, platform: Platform) -> Iterable[tuple[str, EntityDescription]]:
         """The gateway's entities, then every logger's, by what its channels measure."""
@@ -283,16 +304,15 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         """The gateway, or a logger linked to it."""
         gateway = self.state.gateway
         if device_key == GATEWAY:
-            info = DeviceInfo(
+            # The MAC address is added by _update_gateway_device, which tolerates a
+            # collision with another integration's device.
+            return DeviceInfo(
                 identifiers={self._gateway_identifier()},
                 manufacturer="Efento",
                 model=gateway.model,
                 name=gateway.name or self.config_entry.title,
                 sw_version=gateway.software_version,
             )
-            if gateway.mac:
-                info["connections"] = {(dr.CONNECTION_NETWORK_MAC, dr.format_mac(gateway.mac))}
-            return info
         serial = device_key.removeprefix(LOGGER_PREFIX)
         return DeviceInfo(
             identifiers={(DOMAIN, f"efento_{self.config_entry.unique_id}_{serial}")},
@@ -300,7 +320,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
             model="Wireless logger",
             name=f"Efento {serial}",
             serial_number=serial,
-            via_device=self._gateway_identifier(),
+            **via_device(self.hass, self._gateway_identifier(), self.config_entry.entry_id),
         )
 
     def device_data(self, device_key: str) -> GatewayState | LoggerState:

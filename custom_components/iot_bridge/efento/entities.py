@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
     PERCENTAGE,
@@ -18,6 +17,7 @@ from homeassistant.const import (
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.util import dt as dt_util
 
+from ..compat import BinarySensorDeviceClass
 from ..descriptions import (
     IotBridgeBinarySensorEntityDescription,
     IotBridgeSensorEntityDescription,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
-import voluptuous as vol
 
+from ..compat import vol
 from ..const import LOGGER
 from .const import CONF_ROTATE_TOKEN, CONF_TOKEN
 from .settings import new_token, settings_placeholders

@@ -8,10 +8,10 @@ from typing import Any
 from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-import voluptuous as vol
 
 from ..api.egauge import EgaugeClient, normalize_url
 from ..api.errors import ApiError
+from ..compat import vol
 from ..errors import FlowError, flow_error_for, setup_error_for
 from ..vendor import SECRET_SELECTOR, EntryDraft, IotBridgeConfigEntry, Vendor
 from .coordinator import EgaugeCoordinator
@@ -31,7 +31,7 @@ class EgaugeVendor(Vendor):
     store_names = ("egauge_energy",)
     secret_keys = frozenset({CONF_PASSWORD, CONF_USERNAME})
 
-    def user_schema(self, *, advanced: bool) -> vol.Schema:
+    def user_schema(self) -> vol.Schema:
         """URL, credentials and whether to check the meter's certificate."""
         return vol.Schema(
             {

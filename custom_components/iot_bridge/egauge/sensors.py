@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
-    CONCENTRATION_PARTS_PER_MILLION,
     DEGREE,
     PERCENTAGE,
     EntityCategory,
@@ -29,6 +28,7 @@ from homeassistant.const import (
 from homeassistant.util import dt as dt_util
 
 from ..api.egauge import REGISTER_TYPES, EgaugeRegister
+from ..compat import CONCENTRATION_PPM
 from ..descriptions import IotBridgeSensorEntityDescription, SensorValue
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ RATE_SENSORS: dict[str, RateSensor] = {
     "Ee": RateSensor(
         SensorDeviceClass.IRRADIANCE, UnitOfIrradiance.WATTS_PER_SQUARE_METER, precision=0
     ),
-    "ppm": RateSensor(None, CONCENTRATION_PARTS_PER_MILLION, precision=0),
+    "ppm": RateSensor(None, CONCENTRATION_PPM, precision=0),
     "%": RateSensor(None, PERCENTAGE, precision=1),
     "v": RateSensor(
         SensorDeviceClass.SPEED, UnitOfSpeed.METERS_PER_SECOND, precision=2, common=False

@@ -18,10 +18,10 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
 )
-import voluptuous as vol
 
 from ..api.enapter import DEFAULT_CLOUD_URL, EnapterClient, EnapterSite, normalize_url
 from ..api.errors import ApiError
+from ..compat import vol
 from ..errors import FlowError, flow_error_for
 from ..vendor import SECRET_SELECTOR, EntryDraft, FollowUp, IotBridgeConfigEntry, Vendor
 from .coordinator import MAX_URL_LENGTH, EnapterCoordinator
@@ -48,7 +48,7 @@ class EnapterVendor(Vendor):
     platforms = (Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR, Platform.SWITCH)
     secret_keys = frozenset({CONF_API_TOKEN})
 
-    def user_schema(self, *, advanced: bool) -> vol.Schema:
+    def user_schema(self) -> vol.Schema:
         """API URL (cloud by default), token and certificate check."""
         return vol.Schema(
             {

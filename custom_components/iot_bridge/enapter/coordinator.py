@@ -15,6 +15,7 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.util import dt as dt_util
 
 from ..api.enapter import EnapterClient, EnapterDevice, EnapterSite, TelemetryPoint
+from ..compat import via_device
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
 from ..errors import command_errors
@@ -239,7 +240,9 @@ class EnapterCoordinator(IotBridgeCoordinator[EnapterData]):
         )
         gateways = [d.id for d in self.devices.values() if d.type == "GATEWAY"]
         if device.type in _ON_GATEWAY_TYPES and len(gateways) == 1:
-            info["via_device"] = device_identifier(gateways[0])
+            info.update(
+                via_device(self.hass, device_identifier(gateways[0]), self.config_entry.entry_id)
+            )
         return info
 
     def device_data(self, device_key: str) -> DeviceState:

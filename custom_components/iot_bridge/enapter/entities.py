@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.components.sensor.const import DEVICE_CLASS_UNITS
 
@@ -23,6 +22,7 @@ from ..api.enapter import (
     TelemetrySpec,
     display_unit,
 )
+from ..compat import BinarySensorDeviceClass
 from ..descriptions import (
     IotBridgeBinarySensorEntityDescription,
     IotBridgeButtonEntityDescription,

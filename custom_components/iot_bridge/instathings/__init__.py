@@ -8,17 +8,18 @@ from typing import Any
 
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 from yarl import URL
 
 from ..api.errors import ApiError
 from ..api.instathings import DEFAULT_WEBSOCKET_URL, InstathingsClient, default_api_url
+from ..compat import vol
 from ..errors import FlowError, flow_error_for
 from ..vendor import SECRET_SELECTOR, EntryDraft, IotBridgeConfigEntry, Vendor
 from .coordinator import InstathingsCoordinator
@@ -26,6 +27,8 @@ from .coordinator import InstathingsCoordinator
 CONF_PROJECT = "project"
 CONF_API_URL = "api_url"
 CONF_WEBSOCKET_URL = "websocket_url"
+# The form section holding the endpoint overrides; entry data keeps them flat.
+SECTION_ENDPOINTS = "endpoints"
 
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 # The project name is the first label of https://<project>.instathings.io.
@@ -72,17 +75,36 @@ class InstathingsVendor(Vendor):
     platforms = (Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH)
     secret_keys = frozenset({CONF_CLIENT_ID, CONF_CLIENT_SECRET})
 
-    def user_schema(self, *, advanced: bool) -> vol.Schema:
-        """Project and API client; endpoint overrides only in advanced mode."""
-        fields: dict[vol.Marker, Any] = {
-            vol.Required(CONF_PROJECT): str,
-            vol.Required(CONF_CLIENT_ID): str,
-            vol.Required(CONF_CLIENT_SECRET): SECRET_SELECTOR,
+    def user_schema(self) -> vol.Schema:
+        """Project and API client; endpoint overrides in a collapsed section."""
+        return vol.Schema(
+            {
+                vol.Required(CONF_PROJECT): str,
+                vol.Required(CONF_CLIENT_ID): str,
+                vol.Required(CONF_CLIENT_SECRET): SECRET_SELECTOR,
+                vol.Optional(SECTION_ENDPOINTS): section(
+                    vol.Schema(
+                        {
+                            vol.Optional(CONF_API_URL): _URL,
+                            vol.Optional(CONF_WEBSOCKET_URL): _URL,
+                        }
+                    ),
+                    {"collapsed": True},
+                ),
+            }
+        )
+
+    def form_values(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The entry's settings as the form holds them: endpoints inside their section."""
+        return {
+            CONF_PROJECT: data.get(CONF_PROJECT),
+            CONF_CLIENT_ID: data.get(CONF_CLIENT_ID),
+            CONF_CLIENT_SECRET: data.get(CONF_CLIENT_SECRET),
+            SECTION_ENDPOINTS: {
+                CONF_API_URL: data.get(CONF_API_URL),
+                CONF_WEBSOCKET_URL: data.get(CONF_WEBSOCKET_URL),
+            },
         }
-        if advanced:
-            fields[vol.Optional(CONF_API_URL)] = _URL
-            fields[vol.Optional(CONF_WEBSOCKET_URL)] = _URL
-        return vol.Schema(fields)
 
     def reauth_schema(self) -> vol.Schema:
         """A new API client of the same project."""
@@ -103,23 +125,24 @@ class InstathingsVendor(Vendor):
         project = str(user_input[CONF_PROJECT]).strip()
         if not _PROJECT.match(project):
             raise FlowError("invalid_project", CONF_PROJECT)
-        # Without the advanced fields an entry keeps its own endpoints (they may have
-        # been overridden); a new one gets the documented defaults.
+        # Empty endpoint fields keep the entry's own endpoints (they may have been
+        # overridden); a new entry, or another project, gets the documented defaults.
         same = current is not None and str(current.get(CONF_PROJECT, "")).lower() == project.lower()
         kept = current if same and current is not None else {}
+        endpoints: Mapping[str, Any] = user_input.get(SECTION_ENDPOINTS) or {}
         data = {
             CONF_PROJECT: project,
             CONF_CLIENT_ID: str(user_input[CONF_CLIENT_ID]).strip(),
             CONF_CLIENT_SECRET: user_input[CONF_CLIENT_SECRET],
             CONF_API_URL: _endpoint(
-                user_input,
+                endpoints,
                 CONF_API_URL,
                 _API_SCHEMES,
                 kept.get(CONF_API_URL),
                 default_api_url(project),
             ),
             CONF_WEBSOCKET_URL: _endpoint(
-                user_input,
+                endpoints,
                 CONF_WEBSOCKET_URL,
                 _WEBSOCKET_SCHEMES,
                 kept.get(CONF_WEBSOCKET_URL),

@@ -48,6 +48,7 @@ from ..api.instathings import (
     SoftwareVersionEvent,
     UnknownEvent,
 )
+from ..compat import device_by_identifier, via_device
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
 from ..errors import command_errors, update_error_for
@@ -276,7 +277,9 @@ class InstathingsCoordinator(IotBridgeCoordinator[dict[str, DeviceState]]):
     @callback
     def _update_registry(self, key: str) -> None:
         registry = dr.async_get(self.hass)
-        entry = registry.async_get_device(identifiers={(DOMAIN, IDENTIFIER_PREFIX + key)})
+        entry = device_by_identifier(
+            self.hass, (DOMAIN, IDENTIFIER_PREFIX + key), self.config_entry.entry_id
+        )
         if entry is None:
             return
         info = self.device_info(key)
@@ -548,7 +551,13 @@ class InstathingsCoordinator(IotBridgeCoordinator[dict[str, DeviceState]]):
             sw_version=firmware(device),
         )
         if device.parent_id and device.parent_id in self.devices:
-            info["via_device"] = (DOMAIN, IDENTIFIER_PREFIX + device.parent_id)
+            info.update(
+                via_device(
+                    self.hass,
+                    (DOMAIN, IDENTIFIER_PREFIX + device.parent_id),
+                    self.config_entry.entry_id,
+                )
+            )
         return info
 
     def device_data(self, device_key: str) -> DeviceState:

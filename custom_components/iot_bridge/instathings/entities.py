@@ -18,11 +18,8 @@ from functools import cache
 import re
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
-    CONCENTRATION_MICROGRAMS_PER_CUBIC_METER,
-    CONCENTRATION_PARTS_PER_MILLION,
     LIGHT_LUX,
     PERCENTAGE,
     SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
@@ -36,6 +33,7 @@ from homeassistant.const import (
     UnitOfTemperature,
 )
 
+from ..compat import CONCENTRATION_PPM, CONCENTRATION_UG_PER_M3, BinarySensorDeviceClass
 from ..descriptions import (
     ActionFn,
     IotBridgeBinarySensorEntityDescription,
@@ -88,9 +86,7 @@ class FlagSpec:
 
 
 _TEMPERATURE = NumberSpec(SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS, 1)
-_PM25 = NumberSpec(
-    SensorDeviceClass.PM25, CONCENTRATION_MICROGRAMS_PER_CUBIC_METER, 0, name="PM2.5"
-)
+_PM25 = NumberSpec(SensorDeviceClass.PM25, CONCENTRATION_UG_PER_M3, 0, name="PM2.5")
 _ILLUMINANCE = NumberSpec(SensorDeviceClass.ILLUMINANCE, LIGHT_LUX, 0)
 
 NUMBERS: dict[str, NumberSpec] = {
@@ -112,16 +108,12 @@ NUMBERS: dict[str, NumberSpec] = {
     "illuminance_lux": _ILLUMINANCE,
     "lux": _ILLUMINANCE,
     "pressure": NumberSpec(SensorDeviceClass.ATMOSPHERIC_PRESSURE, UnitOfPressure.HPA, 1),
-    "co2": NumberSpec(SensorDeviceClass.CO2, CONCENTRATION_PARTS_PER_MILLION, 0, name="CO2"),
-    "co": NumberSpec(SensorDeviceClass.CO, CONCENTRATION_PARTS_PER_MILLION, 0, name="CO"),
+    "co2": NumberSpec(SensorDeviceClass.CO2, CONCENTRATION_PPM, 0, name="CO2"),
+    "co": NumberSpec(SensorDeviceClass.CO, CONCENTRATION_PPM, 0, name="CO"),
     "pm25": _PM25,
     "pm2_5": _PM25,
-    "pm10": NumberSpec(
-        SensorDeviceClass.PM10, CONCENTRATION_MICROGRAMS_PER_CUBIC_METER, 0, name="PM10"
-    ),
-    "pm1": NumberSpec(
-        SensorDeviceClass.PM1, CONCENTRATION_MICROGRAMS_PER_CUBIC_METER, 0, name="PM1"
-    ),
+    "pm10": NumberSpec(SensorDeviceClass.PM10, CONCENTRATION_UG_PER_M3, 0, name="PM10"),
+    "pm1": NumberSpec(SensorDeviceClass.PM1, CONCENTRATION_UG_PER_M3, 0, name="PM1"),
     "moisture": NumberSpec(SensorDeviceClass.MOISTURE, PERCENTAGE, 1),
     "soil_moisture": NumberSpec(SensorDeviceClass.MOISTURE, PERCENTAGE, 1),
     # Radio quality changes with every message: diagnostic, and off until wanted.

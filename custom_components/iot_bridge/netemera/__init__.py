@@ -17,10 +17,10 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 from homeassistant.util import dt as dt_util
-import voluptuous as vol
 
 from ..api.errors import ApiError, ApiForbiddenError
-from ..api.netemera import NetemeraClient
+from ..api.netemera import NetemeraClient, normalize_url
+from ..compat import vol
 from ..errors import FlowError, flow_error_for
 from ..vendor import SECRET_SELECTOR, EntryDraft, IotBridgeConfigEntry, Vendor
 from .coordinator import NetemeraCoordinator
@@ -47,15 +47,6 @@ def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> NetemeraClient:
     )
 
 
-def normalize_url(text: str) -> str:
-    """Trim an http(s) URL's whitespace and trailing slashes; ValueError if it is none."""
-    url = text.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(url)
-    return url
-
-
 class NetemeraVendor(Vendor):
     """Netemera: one entry per application on an application server."""
 
@@ -64,7 +55,7 @@ class NetemeraVendor(Vendor):
     store_names = ("netemera",)
     secret_keys = frozenset({CONF_CLIENT_ID, CONF_CLIENT_SECRET})
 
-    def user_schema(self, *, advanced: bool) -> vol.Schema:
+    def user_schema(self) -> vol.Schema:
         """Both servers' addresses, the API client's credentials and the application."""
         return vol.Schema(
             {
@@ -138,7 +129,6 @@ class NetemeraVendor(Vendor):
         # API errors map themselves: refused credentials start re-authentication,
         # an unreachable server retries set-up later.
         await coordinator.async_config_entry_first_refresh()
-        entry.async_on_unload(entry.add_update_listener(_async_options_updated))
         coordinator.async_start()
         return coordinator
 
@@ -151,9 +141,3 @@ def _url_identity(url: str) -> str:
     """The API URL without scheme and letter case: the same server however it is typed."""
     parts = urlsplit(url)
     return f"{(parts.netloc or '').lower()}{parts.path}"
-
-
-async def _async_options_updated(hass: HomeAssistant, entry: IotBridgeConfigEntry) -> None:
-    coordinator = entry.runtime_data.coordinator
-    if isinstance(coordinator, NetemeraCoordinator):
-        coordinator.async_apply_options(entry.options)

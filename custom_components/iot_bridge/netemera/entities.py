@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
-    CONCENTRATION_PARTS_PER_MILLION,
     DEGREE,
     LIGHT_LUX,
     PERCENTAGE,
@@ -28,6 +27,7 @@ from homeassistant.const import (
 from homeassistant.util import dt as dt_util
 
 from ..api.cayenne_lpp import TYPES as LPP_TYPES, LppValue
+from ..compat import CONCENTRATION_PPM
 from ..descriptions import (
     IotBridgeSensorEntityDescription,
     IotBridgeSwitchEntityDescription,
@@ -162,7 +162,7 @@ LPP_SENSORS: dict[int, LppSensor] = {
     118: LppSensor(SensorDeviceClass.FREQUENCY, UnitOfFrequency.HERTZ),
     120: LppSensor(unit=PERCENTAGE),
     121: LppSensor(SensorDeviceClass.DISTANCE, UnitOfLength.METERS),
-    125: LppSensor(unit=CONCENTRATION_PARTS_PER_MILLION),
+    125: LppSensor(unit=CONCENTRATION_PPM),
     128: LppSensor(SensorDeviceClass.POWER, UnitOfPower.WATT),
     130: LppSensor(SensorDeviceClass.DISTANCE, UnitOfLength.METERS, precision=3),
     131: LppSensor(
@@ -240,7 +240,7 @@ def device_sensor_descriptions(device: EndDevice) -> Iterator[IotBridgeSensorEnt
 
 
 async def _switch(coordinator: IotBridgeCoordinator[Any], dev_eui: str, on: bool) -> None:
-    from .coordinator import NetemeraCoordinator  # here: coordinator imports this module
+    from .coordinator import NetemeraCoordinator  # noqa: PLC0415 - coordinator imports this module
 
     assert isinstance(coordinator, NetemeraCoordinator)
     async with command_errors("send the downlink"):

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlowResult,
+    OptionsFlow,
+)
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -20,9 +25,10 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
     TextSelector,
 )
-import voluptuous as vol
 
 from ..api.netemera import validate_hex
+from ..compat import vol
+from .coordinator import NetemeraCoordinator
 from .model import Decoder
 from .settings import (
     CONF_CONFIRMED,
@@ -42,10 +48,18 @@ class NetemeraOptionsFlow(OptionsFlow):
         """Start with no device chosen."""
         self._dev_eui: str | None = None
 
+    def _coordinator(self) -> NetemeraCoordinator | None:
+        """The running coordinator, when the entry is loaded."""
+        entry: ConfigEntry[Any] = self.config_entry
+        if entry.state is not ConfigEntryState.LOADED:
+            return None
+        coordinator = entry.runtime_data.coordinator
+        return coordinator if isinstance(coordinator, NetemeraCoordinator) else None
+
     def _known_devices(self) -> list[str]:
         entry: ConfigEntry[Any] = self.config_entry
-        runtime = getattr(entry, "runtime_data", None)
-        devices = getattr(getattr(runtime, "coordinator", None), "devices", None) or {}
+        coordinator = self._coordinator()
+        devices = coordinator.devices if coordinator is not None else {}
         # Devices configured earlier stay choosable even when not heard from lately.
         return sorted(set(devices) | set(entry.options))
 
@@ -87,6 +101,10 @@ class NetemeraOptionsFlow(OptionsFlow):
             settings = _settings_from_form(user_input, errors)
             if not errors:
                 options = {**self.config_entry.options, dev_eui: settings}
+                # Applied in place (no reload, the stream stays connected); the entry has
+                # no update listener, so reauth and reconfigure may reload it.
+                if (coordinator := self._coordinator()) is not None:
+                    coordinator.async_apply_options(options)
                 return self.async_create_entry(data=options)
             current = user_input
         schema = self.add_suggested_values_to_schema(_decoder_schema(), current)

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.entity import EntityDescription
 import pytest
-import voluptuous as vol
 
 from custom_components.iot_bridge import vendors
+from custom_components.iot_bridge.compat import vol
 from custom_components.iot_bridge.const import DOMAIN
 from custom_components.iot_bridge.coordinator import IotBridgeCoordinator
 from custom_components.iot_bridge.vendor import EntryDraft, FollowUp, IotBridgeConfigEntry, Vendor
 
 
-class ExplodingVendor(Vendor):
+class ExplodingVendor(Vendor[IotBridgeCoordinator[Any]]):
     """Raises something no vendor should, to prove the form survives it."""
 
     key = "egauge"
@@ -34,6 +36,11 @@ class ExplodingVendor(Vendor):
     async def async_setup_entry(
         self, hass: HomeAssistant, entry: IotBridgeConfigEntry
     ) -> IotBridgeCoordinator[Any]:
+        raise NotImplementedError
+
+    def entity_descriptions(
+        self, coordinator: IotBridgeCoordinator[Any], platform: Platform
+    ) -> Iterable[tuple[str, EntityDescription]]:
         raise NotImplementedError
 
 

@@ -8,7 +8,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.storage import Store
 
-from .vendor import IotBridgeConfigEntry, IotBridgeRuntime, entry_store_key
+from .coordinator import IotBridgeCoordinator
+from .storage import entry_store_key
+from .vendor import IotBridgeConfigEntry, IotBridgeRuntime
 from .vendors import vendor_for
 
 
@@ -38,4 +40,5 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: IotBridgeConfigEntry, device_entry: DeviceEntry
 ) -> bool:
     """Let the user delete a device its vendor no longer reports."""
-    return entry.runtime_data.coordinator.device_removable(device_entry)
+    coordinator: IotBridgeCoordinator[Any] = entry.runtime_data.coordinator
+    return coordinator.device_removable(device_entry)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.components.binary_sensor import BinarySensorEntity
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
@@ -28,7 +30,7 @@ async def async_setup_entry(
 class IotBridgeBinarySensor(IotBridgeEntity, BinarySensorEntity):
     """A binary sensor whose state comes from its description's ``is_on_fn``."""
 
-    entity_description: IotBridgeBinarySensorEntityDescription
+    entity_description: IotBridgeBinarySensorEntityDescription[Any]
 
     @property
     def is_on(self) -> bool | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.components.button import ButtonEntity
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
@@ -26,7 +28,7 @@ async def async_setup_entry(
 class IotBridgeButton(IotBridgeEntity, ButtonEntity):
     """A button that runs its description's ``press_fn``."""
 
-    entity_description: IotBridgeButtonEntityDescription
+    entity_description: IotBridgeButtonEntityDescription[Any, Any]
 
     async def async_press(self) -> None:
         """Run the vendor action."""

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
@@ -26,7 +28,7 @@ class IotBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def __init__(self) -> None:
         """Start with no vendor chosen."""
-        self._vendor: Vendor | None = None
+        self._vendor: Vendor[Any] | None = None
         self._follow_up: FollowUp | None = None
 
     @staticmethod
@@ -135,42 +137,72 @@ class IotBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_finish(self, draft: EntryDraft) -> ConfigFlowResult:
         """Create the entry, or update it when re-authenticating or reconfiguring."""
-        assert self._vendor is not None
+        vendor = self._vendor
+        assert vendor is not None
         await self.async_set_unique_id(draft.unique_id)
-        data = {CONF_VENDOR: self._vendor.key, **draft.data}
-        if self.source == "reauth":
+        data = {CONF_VENDOR: vendor.key, **draft.data}
+        if self.source == SOURCE_REAUTH:
             self._abort_if_unique_id_mismatch(reason="wrong_device")
             return self.async_update_reload_and_abort(self._get_reauth_entry(), data=data)
-        if self.source == "reconfigure":
+        if self.source == SOURCE_RECONFIGURE:
             self._abort_if_unique_id_mismatch(reason="wrong_device")
             result = self.async_update_reload_and_abort(
                 self._get_reconfigure_entry(), data=data, title=draft.title
             )
-            return self._vendor.reconfigure_result(result, draft)
+            if not draft.placeholders:
+                return result
+            # Settings the user must keep copying elsewhere are shown again.
+            shown = result.copy()
+            shown["reason"] = f"{vendor.key}_reconfigured"
+            shown["description_placeholders"] = draft.placeholders
+            return shown
         self._abort_if_unique_id_configured()
         return self.async_create_entry(
             title=draft.title,
             data=data,
-            description=draft.description,
+            description=vendor.key if draft.placeholders else None,
             description_placeholders=draft.placeholders,
         )
 
-    # --- reauth ---------------------------------------------------------------
+    # --- reauth: one form per vendor, asking only for its credentials ------------
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Start re-authentication when the vendor refused our credentials."""
-        self._vendor = vendor_for(entry_data)
-        return await self.async_step_reauth_confirm()
+        vendor = self._vendor = vendor_for(entry_data)
+        if vendor.reauth_schema() is None:
+            return self.async_abort(reason="reauth_not_supported")
+        return await self._async_step_reauth_form(None)
 
-    async def async_step_reauth_confirm(
+    async def async_step_egauge_reauth(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for new credentials and check them."""
+        """New credentials of the meter's user."""
+        return await self._async_step_reauth_form(user_input)
+
+    async def async_step_enapter_reauth(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A new Enapter API token."""
+        return await self._async_step_reauth_form(user_input)
+
+    async def async_step_instathings_reauth(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A new Instathings API client."""
+        return await self._async_step_reauth_form(user_input)
+
+    async def async_step_netemera_reauth(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """New Netemera client credentials."""
+        return await self._async_step_reauth_form(user_input)
+
+    async def _async_step_reauth_form(self, user_input: dict[str, Any] | None) -> ConfigFlowResult:
+        """Ask for new credentials and check them against the entry's device or account."""
         entry = self._get_reauth_entry()
         vendor = self._vendor = vendor_for(entry.data)
         schema = vendor.reauth_schema()
-        if schema is None:
-            return self.async_abort(reason="reauth_not_supported")
+        assert schema is not None  # async_step_reauth aborts for vendors without one
         errors: dict[str, str] = {}
         if user_input is not None:
             current = dict(entry.data)
@@ -181,18 +213,53 @@ class IotBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             if outcome is not None:
                 return await self._async_handle_outcome(outcome)
         return self.async_show_form(
-            step_id="reauth_confirm",
+            step_id=f"{vendor.key}_reauth",
             data_schema=schema,
             errors=errors,
             description_placeholders={"name": entry.title},
         )
 
-    # --- reconfigure ----------------------------------------------------------
+    # --- reconfigure: the vendor's own form, prefilled --------------------------
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change an entry's settings; it must stay the same device or account."""
+        return await self._async_step_reconfigure_form(None)
+
+    async def async_step_egauge_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Another address or user for the same meter."""
+        return await self._async_step_reconfigure_form(user_input)
+
+    async def async_step_enapter_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Another URL or token for the same site (cloud or its gateway)."""
+        return await self._async_step_reconfigure_form(user_input)
+
+    async def async_step_efento_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Rename the gateway; its endpoints and token stay."""
+        return await self._async_step_reconfigure_form(user_input)
+
+    async def async_step_instathings_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Another API client or endpoints for the same project."""
+        return await self._async_step_reconfigure_form(user_input)
+
+    async def async_step_netemera_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Other credentials for the same application."""
+        return await self._async_step_reconfigure_form(user_input)
+
+    async def _async_step_reconfigure_form(
+        self, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
         entry = self._get_reconfigure_entry()
         vendor = self._vendor = vendor_for(entry.data)
         errors: dict[str, str] = {}
@@ -205,7 +272,12 @@ class IotBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         schema = self.add_suggested_values_to_schema(
             vendor.user_schema(), user_input or vendor.form_values(_form_fields(entry.data))
         )
-        return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id=f"{vendor.key}_reconfigure",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"name": entry.title},
+        )
 
 
 def _form_fields(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,16 +7,14 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from homeassistant.const import Platform
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .api.errors import ApiError, ApiRateLimitError
 from .const import LOGGER
 from .errors import update_error_for
-from .vendor import IotBridgeConfigEntry
 
 
 class IotBridgeCoordinator[DataT](DataUpdateCoordinator[DataT]):
@@ -30,12 +28,13 @@ class IotBridgeCoordinator[DataT](DataUpdateCoordinator[DataT]):
       devices); platforms listen for ``async_catalog_changed``.
     """
 
-    config_entry: IotBridgeConfigEntry
+    # The entry's runtime data holds this coordinator; typed per vendor in vendor.py.
+    config_entry: ConfigEntry[Any]
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: IotBridgeConfigEntry,
+        entry: ConfigEntry[Any],
         *,
         name: str,
         update_interval: timedelta | None = None,
@@ -56,10 +55,6 @@ class IotBridgeCoordinator[DataT](DataUpdateCoordinator[DataT]):
         self._catalog_changed = False
 
     # --- what a vendor coordinator provides -----------------------------------
-
-    @abstractmethod
-    def entity_descriptions(self, platform: Platform) -> Iterable[tuple[str, EntityDescription]]:
-        """Return (device key, description) for every entity the platform should have now."""
 
     @abstractmethod
     def device_info(self, device_key: str) -> DeviceInfo:

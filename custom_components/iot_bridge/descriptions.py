@@ -1,8 +1,11 @@
 """Entity descriptions the vendor packages fill in and the generic platforms build from.
 
-``value_fn`` and friends receive ``coordinator.device_data(device_key)``;
-``available_fn`` lets one value go unavailable (a register that vanished)
-without touching the rest of its device.
+Each description is generic over what its functions read: ``DeviceT``, the value
+``coordinator.device_data(device_key)`` returns for the devices it is used on, and,
+for actions, ``CoordinatorT``, the vendor's own coordinator. A vendor declares, say,
+``IotBridgeSensorEntityDescription[LoggerState]`` and mypy checks every ``value_fn``
+against that type. ``available_fn`` lets one value go unavailable (a register that
+vanished) without touching the rest of its device.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorEntityDescription
 from homeassistant.components.button import ButtonEntityDescription
@@ -19,43 +22,41 @@ from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.components.switch import SwitchEntityDescription
 from homeassistant.helpers.typing import StateType
 
-if TYPE_CHECKING:
-    from .coordinator import IotBridgeCoordinator
-
 type SensorValue = StateType | date | datetime | Decimal
-type ActionFn = Callable[["IotBridgeCoordinator[Any]", str], Awaitable[None]]
+# An action on one device: the vendor's coordinator and the device's key.
+type ActionFn[CoordinatorT] = Callable[[CoordinatorT, str], Awaitable[None]]
 
 
 @dataclass(frozen=True, kw_only=True)
-class IotBridgeSensorEntityDescription(SensorEntityDescription):
+class IotBridgeSensorEntityDescription[DeviceT](SensorEntityDescription):
     """A sensor read from its device's data."""
 
-    value_fn: Callable[[Any], SensorValue]
-    available_fn: Callable[[Any], bool] | None = None
-    attributes_fn: Callable[[Any], dict[str, Any] | None] | None = None
+    value_fn: Callable[[DeviceT], SensorValue]
+    available_fn: Callable[[DeviceT], bool] | None = None
+    attributes_fn: Callable[[DeviceT], dict[str, Any] | None] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class IotBridgeBinarySensorEntityDescription(BinarySensorEntityDescription):
+class IotBridgeBinarySensorEntityDescription[DeviceT](BinarySensorEntityDescription):
     """A binary sensor read from its device's data."""
 
-    is_on_fn: Callable[[Any], bool | None]
-    available_fn: Callable[[Any], bool] | None = None
+    is_on_fn: Callable[[DeviceT], bool | None]
+    available_fn: Callable[[DeviceT], bool] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class IotBridgeSwitchEntityDescription(SwitchEntityDescription):
+class IotBridgeSwitchEntityDescription[DeviceT, CoordinatorT](SwitchEntityDescription):
     """A switch whose state is read from device data and set through the vendor."""
 
-    is_on_fn: Callable[[Any], bool | None]
-    turn_on_fn: ActionFn
-    turn_off_fn: ActionFn
-    available_fn: Callable[[Any], bool] | None = None
+    is_on_fn: Callable[[DeviceT], bool | None]
+    turn_on_fn: ActionFn[CoordinatorT]
+    turn_off_fn: ActionFn[CoordinatorT]
+    available_fn: Callable[[DeviceT], bool] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class IotBridgeButtonEntityDescription(ButtonEntityDescription):
+class IotBridgeButtonEntityDescription[DeviceT, CoordinatorT](ButtonEntityDescription):
     """A button that runs one vendor action."""
 
-    press_fn: ActionFn
-    available_fn: Callable[[Any], bool] | None = None
+    press_fn: ActionFn[CoordinatorT]
+    available_fn: Callable[[DeviceT], bool] | None = None

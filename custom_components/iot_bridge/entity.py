@@ -62,13 +62,14 @@ def async_setup_platform_entities(
     async_add_entities: AddEntitiesCallback,
 ) -> None:
     """Add the platform's entities now, and later ones as devices appear."""
+    vendor = entry.runtime_data.vendor
     coordinator = entry.runtime_data.coordinator
     known: set[tuple[str, str]] = set()
 
     @callback
     def add_new_entities() -> None:
         new: list[Entity] = []
-        for device_key, description in coordinator.entity_descriptions(platform):
+        for device_key, description in vendor.entity_descriptions(coordinator, platform):
             identity = (device_key, description.key)
             if identity in known:
                 continue

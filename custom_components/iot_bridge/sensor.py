@@ -29,7 +29,7 @@ async def async_setup_entry(
 class IotBridgeSensor(IotBridgeEntity, SensorEntity):
     """A sensor whose value comes from its description's ``value_fn``."""
 
-    entity_description: IotBridgeSensorEntityDescription
+    entity_description: IotBridgeSensorEntityDescription[Any]
 
     @property
     def native_value(self) -> SensorValue:

@@ -29,7 +29,7 @@ async def async_setup_entry(
 class IotBridgeSwitch(IotBridgeEntity, SwitchEntity):
     """A switch; the vendor's functions update device data, which this reads back."""
 
-    entity_description: IotBridgeSwitchEntityDescription
+    entity_description: IotBridgeSwitchEntityDescription[Any, Any]
 
     @property
     def is_on(self) -> bool | None:

@@ -1,32 +1,27 @@
 """What the generic parts of the integration ask of a vendor package.
 
-A vendor package subclasses ``Vendor`` and is listed in ``vendors.py``; the
-config flow, set-up, platforms and diagnostics only ever talk to this class.
+A vendor package subclasses ``Vendor[ItsCoordinator]`` and is listed in ``vendors.py``;
+the config flow, set-up, platforms and diagnostics only ever talk to this class.
+The type parameter carries the vendor's own coordinator through the seam: set-up
+returns it, the entity catalog receives it, and ``VendorConfigEntry`` types an
+entry's runtime data with it, so vendor code never downcasts.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigEntry, OptionsFlow
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
 
 from .compat import vol
-from .const import DOMAIN
-
-if TYPE_CHECKING:
-    from .coordinator import IotBridgeCoordinator
-
-
-def entry_store_key(name: str, entry_id: str) -> str:
-    """The storage key of an entry's own persisted state."""
-    return f"{DOMAIN}.{name}.{entry_id}"
-
+from .coordinator import IotBridgeCoordinator
 
 # Form fields for passwords, secrets and tokens: masked as the user types.
 SECRET_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
@@ -34,14 +29,17 @@ SECRET_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD
 
 @dataclass(frozen=True, slots=True)
 class EntryDraft:
-    """A validated form: what the flow turns into a config entry."""
+    """A validated form: what the flow turns into a config entry.
+
+    ``placeholders``, when given, are shown with the vendor's own closing text
+    (``config.create_entry.<vendor>`` on creation, ``config.abort.<vendor>_reconfigured``
+    after a reconfigure): settings the user must copy somewhere, say.
+    """
 
     title: str
     unique_id: str
     data: dict[str, Any]
     placeholders: dict[str, str] = field(default_factory=dict)
-    # ``config.create_entry.<description>`` text shown with the placeholders (None: default).
-    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,25 +58,32 @@ class FollowUp:
 
 
 @dataclass(slots=True)
-class IotBridgeRuntime:
+class IotBridgeRuntime[CoordinatorT: IotBridgeCoordinator[Any]]:
     """What an entry holds while it is loaded (``entry.runtime_data``)."""
 
-    vendor: Vendor
-    coordinator: IotBridgeCoordinator[Any]
+    vendor: Vendor[CoordinatorT]
+    coordinator: CoordinatorT
 
 
-type IotBridgeConfigEntry = ConfigEntry[IotBridgeRuntime]
+# An entry of one vendor: ``VendorConfigEntry[EfentoCoordinator]``.
+type VendorConfigEntry[CoordinatorT: IotBridgeCoordinator[Any]] = ConfigEntry[
+    IotBridgeRuntime[CoordinatorT]
+]
+# An entry of any vendor, as the generic parts see it.
+type IotBridgeConfigEntry = ConfigEntry[IotBridgeRuntime[Any]]
 
 
-class Vendor(ABC):
+class Vendor[CoordinatorT: IotBridgeCoordinator[Any]](ABC):
     """One vendor platform, as seen by the generic parts."""
 
     key: str
     platforms: tuple[Platform, ...]
     # Entry data keys that must never appear in diagnostics or logs.
     secret_keys: frozenset[str] = frozenset()
-    # Names of the entry's Store files (see ``entry_store_key``), deleted with the entry.
+    # Names of the entry's Store files (see ``storage.entry_store_key``), deleted with the entry.
     store_names: tuple[str, ...] = ()
+
+    # --- the config flow --------------------------------------------------------
 
     @abstractmethod
     def user_schema(self) -> vol.Schema:
@@ -104,18 +109,20 @@ class Vendor(ABC):
         ``current`` is the entry's data when reconfiguring or re-authenticating.
         """
 
-    @abstractmethod
-    async def async_setup_entry(
-        self, hass: HomeAssistant, entry: IotBridgeConfigEntry
-    ) -> IotBridgeCoordinator[Any]:
-        """Connect, run the first refresh and return the entry's coordinator."""
-
-    def options_flow(self, entry: ConfigEntry) -> OptionsFlow | None:
+    def options_flow(self, entry: ConfigEntry[Any]) -> OptionsFlow | None:
         """Return an options flow when the vendor has options."""
         return None
 
-    def reconfigure_result(
-        self, flow_result: ConfigFlowResult, draft: EntryDraft
-    ) -> ConfigFlowResult:
-        """Adjust the reconfigure flow's last step (e.g. to show new settings)."""
-        return flow_result
+    # --- a loaded entry ---------------------------------------------------------
+
+    @abstractmethod
+    async def async_setup_entry(
+        self, hass: HomeAssistant, entry: VendorConfigEntry[CoordinatorT]
+    ) -> CoordinatorT:
+        """Connect, run the first refresh and return the entry's coordinator."""
+
+    @abstractmethod
+    def entity_descriptions(
+        self, coordinator: CoordinatorT, platform: Platform
+    ) -> Iterable[tuple[str, EntityDescription]]:
+        """Return (device key, description) for every entity the platform should have now."""

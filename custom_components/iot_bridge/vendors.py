@@ -13,7 +13,7 @@ from .instathings import InstathingsVendor
 from .netemera import NetemeraVendor
 from .vendor import Vendor
 
-VENDORS: dict[str, Vendor] = {
+VENDORS: dict[str, Vendor[Any]] = {
     vendor.key: vendor
     for vendor in (
         EgaugeVendor(),
@@ -25,6 +25,6 @@ VENDORS: dict[str, Vendor] = {
 }
 
 
-def vendor_for(data: Mapping[str, Any]) -> Vendor:
+def vendor_for(data: Mapping[str, Any]) -> Vendor[Any]:
     """Return the vendor that owns an entry's data."""
     return VENDORS[data[CONF_VENDOR]]

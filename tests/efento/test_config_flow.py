@@ -83,7 +83,7 @@ async def test_reconfigure_keeps_path_and_token_and_shows_them(
 ) -> None:
     result = await init_integration.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "reconfigure"
+    assert result["step_id"] == "efento_reconfigure"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "Cold room"}
     )

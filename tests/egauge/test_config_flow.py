@@ -134,7 +134,7 @@ async def test_reauth(
 ) -> None:
     simulator.users["owner"].password = "new-secret"
     result = await init_integration.start_reauth_flow(hass)
-    assert result["step_id"] == "reauth_confirm"
+    assert result["step_id"] == "egauge_reauth"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"username": "owner", "password": "still-wrong"}
     )
@@ -163,7 +163,7 @@ async def test_reconfigure_moves_to_new_address(
     try:
         new_url = str(server.make_url("/")).rstrip("/")
         result = await init_integration.start_reconfigure_flow(hass)
-        assert result["step_id"] == "reconfigure"
+        assert result["step_id"] == "egauge_reconfigure"
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"],
             {"url": new_url, "username": "owner", "password": "secret", "verify_ssl": False},

@@ -10,7 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.iot_bridge.api.egauge import EgaugeReading, EgaugeRegister
 from custom_components.iot_bridge.const import DOMAIN
-from custom_components.iot_bridge.egauge.energy import EnergyLedger
+from custom_components.iot_bridge.egauge.model import EnergyLedger
 from simulators.egauge import EgaugeSimulator
 
 from .conftest import Clock

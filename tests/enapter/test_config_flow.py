@@ -195,7 +195,7 @@ async def test_reauth(hass: HomeAssistant, sim: EnapterSimulator, entry: MockCon
     entry.add_to_hass(hass)
     sim.valid_tokens.add("new-token")
     result = await entry.start_reauth_flow(hass)
-    assert result["step_id"] == "reauth_confirm"
+    assert result["step_id"] == "enapter_reauth"
     assert list(result["data_schema"].schema) == ["api_token"]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"api_token": "wrong"}
@@ -242,7 +242,7 @@ async def test_reconfigure_cloud_to_local_gateway(
 ) -> None:
     entry.add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)
-    assert result["step_id"] == "reconfigure"
+    assert result["step_id"] == "enapter_reconfigure"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], form("http://127.0.0.1:9")
     )

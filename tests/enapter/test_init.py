@@ -62,7 +62,7 @@ async def test_refused_token_starts_reauth(
     assert entry.state is ConfigEntryState.SETUP_ERROR
     flows = hass.config_entries.flow.async_progress()
     assert [(f["context"]["source"], f["step_id"]) for f in flows] == [
-        (SOURCE_REAUTH, "reauth_confirm")
+        (SOURCE_REAUTH, "enapter_reauth")
     ]
     # The API's error message reaches the user.
     assert "Authentication token is expired" in str(entry.reason)

@@ -185,7 +185,7 @@ async def test_reauth_with_new_client(
 ) -> None:
     sim.client_id, sim.client_secret = "new-client", "new-secret"
     result = await init_integration.start_reauth_flow(hass)
-    assert result["step_id"] == "reauth_confirm"
+    assert result["step_id"] == "instathings_reauth"
     assert _fields(dict(result)) == ["client_id", "client_secret"]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"client_id": "new-client", "client_secret": "still-wrong"}
@@ -209,7 +209,7 @@ async def test_reconfigure_with_empty_endpoints_keeps_them(
     sim.client_secret = "rotated"
     api_url = init_integration.data["api_url"]
     result = await init_integration.start_reconfigure_flow(hass)
-    assert result["step_id"] == "reconfigure"
+    assert result["step_id"] == "instathings_reconfigure"
     assert _fields(dict(result)) == ["project", "client_id", "client_secret", "endpoints"]
     # The form shows the entry's own endpoints.
     endpoints = result["data_schema"].schema["endpoints"].schema.schema

@@ -158,7 +158,7 @@ async def test_reauth(hass: HomeAssistant, base_url: str, simulator: NetemeraSim
     entry = await _created_entry(hass, base_url)
     simulator.client_id, simulator.client_secret = "new-client", "new-secret"
     result = await entry.start_reauth_flow(hass)
-    assert result["step_id"] == "reauth_confirm"
+    assert result["step_id"] == "netemera_reauth"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"client_id": "new-client", "client_secret": "still-wrong"}
     )
@@ -180,7 +180,7 @@ async def test_reconfigure_new_auth_server_and_credentials(
 ) -> None:
     entry = await _created_entry(hass, base_url)
     result = await entry.start_reconfigure_flow(hass)
-    assert result["step_id"] == "reconfigure"
+    assert result["step_id"] == "netemera_reconfigure"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         form(base_url, auth_url=f"{base_url}/api/v1/oauth2/token"),

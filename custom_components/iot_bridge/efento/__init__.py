@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsFlow
 from homeassistant.const import CONF_NAME, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import EntityDescription
 
 from ..compat import vol
 from ..vendor import EntryDraft, IotBridgeConfigEntry, Vendor
@@ -19,7 +20,7 @@ from .settings import new_token, settings_placeholders
 from .view import async_register_view
 
 
-class EfentoVendor(Vendor):
+class EfentoVendor(Vendor[EfentoCoordinator]):
     """Efento: one entry per gateway, identified by its generated webhook id."""
 
     key = VENDOR_KEY
@@ -53,7 +54,6 @@ class EfentoVendor(Vendor):
             unique_id=webhook_id,
             data=data,
             placeholders=settings_placeholders(hass, data),
-            description=VENDOR_KEY,
         )
 
     async def async_setup_entry(
@@ -81,3 +81,9 @@ class EfentoVendor(Vendor):
         result["reason"] = "efento_reconfigured"
         result["description_placeholders"] = draft.placeholders
         return result
+
+    def entity_descriptions(
+        self, coordinator: EfentoCoordinator, platform: Platform
+    ) -> Iterable[tuple[str, EntityDescription]]:
+        """The coordinator's catalog of entities."""
+        return coordinator.entity_descriptions(platform)

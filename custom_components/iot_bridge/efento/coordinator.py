@@ -20,7 +20,8 @@ from ..api.efento import HeartbeatMessage, MeasurementsMessage
 from ..compat import device_by_identifier, via_device
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
-from ..vendor import IotBridgeConfigEntry, entry_store_key
+from ..storage import entry_store_key
+from ..vendor import IotBridgeConfigEntry
 from .const import (
     BAD_MESSAGES_ISSUE_THRESHOLD,
     GATEWAY,

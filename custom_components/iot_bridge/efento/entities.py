@@ -39,7 +39,7 @@ def _gateway_connected(gateway: GatewayState) -> bool:
 
 # --- gateway -------------------------------------------------------------------
 
-GATEWAY_SENSORS: tuple[IotBridgeSensorEntityDescription, ...] = (
+GATEWAY_SENSORS: tuple[IotBridgeSensorEntityDescription[Any], ...] = (
     IotBridgeSensorEntityDescription(
         key="uptime",
         translation_key="efento_uptime",
@@ -79,7 +79,7 @@ GATEWAY_SENSORS: tuple[IotBridgeSensorEntityDescription, ...] = (
     ),
 )
 
-GATEWAY_BINARY_SENSORS: tuple[IotBridgeBinarySensorEntityDescription, ...] = (
+GATEWAY_BINARY_SENSORS: tuple[IotBridgeBinarySensorEntityDescription[Any], ...] = (
     IotBridgeBinarySensorEntityDescription(
         key="connectivity",
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
@@ -106,7 +106,7 @@ GATEWAY_BINARY_SENSORS: tuple[IotBridgeBinarySensorEntityDescription, ...] = (
 
 # --- loggers -------------------------------------------------------------------
 
-LOGGER_SENSORS: tuple[IotBridgeSensorEntityDescription, ...] = (
+LOGGER_SENSORS: tuple[IotBridgeSensorEntityDescription[Any], ...] = (
     IotBridgeSensorEntityDescription(
         key="signal",
         device_class=SensorDeviceClass.SIGNAL_STRENGTH,
@@ -126,7 +126,7 @@ LOGGER_SENSORS: tuple[IotBridgeSensorEntityDescription, ...] = (
     ),
 )
 
-LOGGER_BINARY_SENSORS: tuple[IotBridgeBinarySensorEntityDescription, ...] = (
+LOGGER_BINARY_SENSORS: tuple[IotBridgeBinarySensorEntityDescription[Any], ...] = (
     IotBridgeBinarySensorEntityDescription(
         key="battery",
         device_class=BinarySensorDeviceClass.BATTERY,
@@ -146,7 +146,7 @@ async def _refuse(coordinator: IotBridgeCoordinator[Any], device_key: str) -> No
 
 
 # Always available: the user may change their mind while a logger is silent.
-ACCEPT_SWITCH = IotBridgeSwitchEntityDescription(
+ACCEPT_SWITCH: IotBridgeSwitchEntityDescription[Any, Any] = IotBridgeSwitchEntityDescription(
     key="accept",
     translation_key="efento_accept",
     entity_category=EntityCategory.CONFIG,

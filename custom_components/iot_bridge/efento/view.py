@@ -137,7 +137,7 @@ class EfentoView(HomeAssistantView):
                 status=HTTPStatus.SERVICE_UNAVAILABLE,
                 headers={"Retry-After": RETRY_AFTER},
             )
-        coordinator: EfentoCoordinator = entry.runtime_data.coordinator  # type: ignore[assignment]
+        coordinator: EfentoCoordinator = entry.runtime_data.coordinator
         try:
             message = parse_message(body)
         except EfentoMessageError as err:

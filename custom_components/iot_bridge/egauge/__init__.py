@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.entity import EntityDescription
 
 from ..api.egauge import EgaugeClient, normalize_url
 from ..api.errors import ApiError
 from ..compat import vol
 from ..errors import FlowError, flow_error_for, setup_error_for
-from ..vendor import SECRET_SELECTOR, EntryDraft, IotBridgeConfigEntry, Vendor
-from .coordinator import EgaugeCoordinator
+from ..vendor import SECRET_SELECTOR, EntryDraft, Vendor, VendorConfigEntry
+from .coordinator import METER, EgaugeCoordinator
+from .entities import meter_sensor_descriptions
 
 
 def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> EgaugeClient:
@@ -23,7 +25,7 @@ def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> EgaugeClient:
     return EgaugeClient(session, data[CONF_URL], data[CONF_USERNAME], data[CONF_PASSWORD])
 
 
-class EgaugeVendor(Vendor):
+class EgaugeVendor(Vendor[EgaugeCoordinator]):
     """eGauge: one entry per meter, identified by its serial number."""
 
     key = "egauge"
@@ -85,7 +87,7 @@ class EgaugeVendor(Vendor):
         )
 
     async def async_setup_entry(
-        self, hass: HomeAssistant, entry: IotBridgeConfigEntry
+        self, hass: HomeAssistant, entry: VendorConfigEntry[EgaugeCoordinator]
     ) -> EgaugeCoordinator:
         """Log in, read the identity and run the first poll."""
         client = _client(hass, entry.data)
@@ -97,3 +99,11 @@ class EgaugeVendor(Vendor):
         coordinator = EgaugeCoordinator(hass, entry, client, identity)
         await coordinator.async_config_entry_first_refresh()
         return coordinator
+
+    def entity_descriptions(
+        self, coordinator: EgaugeCoordinator, platform: Platform
+    ) -> Iterable[tuple[str, EntityDescription]]:
+        """Every register's sensors; eGauge has no other platforms."""
+        if platform is not Platform.SENSOR or coordinator.data is None:
+            return ()
+        return ((METER, description) for description in meter_sensor_descriptions(coordinator.data))

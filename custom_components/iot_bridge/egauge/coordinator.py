@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 import math
 from typing import Any
 
-from homeassistant.const import Platform
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.storage import Store
 
 from ..api.egauge import EgaugeClient, EgaugeIdentity, EgaugeReading
 from ..api.errors import ApiError
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
-from ..vendor import IotBridgeConfigEntry, entry_store_key
-from .energy import EnergyLedger
-from .sensors import meter_sensor_descriptions
+from ..storage import entry_store_key
+from .model import EnergyLedger, MeterState
 
 POLL_INTERVAL = timedelta(seconds=30)
 METER = "meter"
@@ -33,21 +29,13 @@ HISTORY_GAP = 300
 HISTORY_ROWS = 1440
 
 
-@dataclass(slots=True)
-class MeterState:
-    """What the meter's entities read: the latest registers and the energy ledger."""
-
-    reading: EgaugeReading
-    energy: EnergyLedger
-
-
 class EgaugeCoordinator(IotBridgeCoordinator[MeterState]):
     """Polls every register's rate and counter in a single request."""
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: IotBridgeConfigEntry,
+        entry: ConfigEntry[Any],
         client: EgaugeClient,
         identity: EgaugeIdentity,
     ) -> None:
@@ -138,12 +126,6 @@ class EgaugeCoordinator(IotBridgeCoordinator[MeterState]):
         await super().async_shutdown()
         await self._store.async_save(self.energy.as_dict())
         await self.client.close()
-
-    def entity_descriptions(self, platform: Platform) -> Iterable[tuple[str, EntityDescription]]:
-        """Every register's sensors; eGauge has no other platforms."""
-        if platform is not Platform.SENSOR or self.data is None:
-            return ()
-        return ((METER, description) for description in meter_sensor_descriptions(self.data))
 
     def device_info(self, device_key: str) -> DeviceInfo:
         """The meter itself."""

@@ -6,12 +6,13 @@ serve API v3, the gateway under ``/api`` with exactly one site.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, CONF_VERIFY_SSL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
@@ -41,7 +42,7 @@ def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> EnapterClient:
     )
 
 
-class EnapterVendor(Vendor):
+class EnapterVendor(Vendor[EnapterCoordinator]):
     """Enapter: one entry per site, identified by the site's id."""
 
     key = "enapter"
@@ -143,3 +144,9 @@ class EnapterVendor(Vendor):
         )
         await coordinator.async_config_entry_first_refresh()
         return coordinator
+
+    def entity_descriptions(
+        self, coordinator: EnapterCoordinator, platform: Platform
+    ) -> Iterable[tuple[str, EntityDescription]]:
+        """The coordinator's catalog of entities."""
+        return coordinator.entity_descriptions(platform)

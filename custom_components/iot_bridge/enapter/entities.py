@@ -344,10 +344,10 @@ def _action(command: str, spec: CommandSpec, switch: tuple[str, bool] | None = N
 class DeviceEntities:
     """Every entity description one device's manifest yields."""
 
-    sensors: tuple[IotBridgeSensorEntityDescription, ...] = ()
-    binary_sensors: tuple[IotBridgeBinarySensorEntityDescription, ...] = ()
-    switches: tuple[IotBridgeSwitchEntityDescription, ...] = ()
-    buttons: tuple[IotBridgeButtonEntityDescription, ...] = ()
+    sensors: tuple[IotBridgeSensorEntityDescription[Any], ...] = ()
+    binary_sensors: tuple[IotBridgeBinarySensorEntityDescription[Any], ...] = ()
+    switches: tuple[IotBridgeSwitchEntityDescription[Any, Any], ...] = ()
+    buttons: tuple[IotBridgeButtonEntityDescription[Any, Any], ...] = ()
 
 
 def _value_fn(attribute: str) -> Callable[[DeviceState], SensorValue]:
@@ -392,12 +392,12 @@ def _switch_state_fn(pair: CommandPair) -> Callable[[DeviceState], bool | None]:
 def telemetry_descriptions(
     manifest: Manifest,
 ) -> tuple[
-    tuple[IotBridgeSensorEntityDescription, ...],
-    tuple[IotBridgeBinarySensorEntityDescription, ...],
+    tuple[IotBridgeSensorEntityDescription[Any], ...],
+    tuple[IotBridgeBinarySensorEntityDescription[Any], ...],
 ]:
     """Sensors for numbers, enums and text; binary sensors for booleans."""
-    sensors: list[IotBridgeSensorEntityDescription] = []
-    binary_sensors: list[IotBridgeBinarySensorEntityDescription] = []
+    sensors: list[IotBridgeSensorEntityDescription[Any]] = []
+    binary_sensors: list[IotBridgeBinarySensorEntityDescription[Any]] = []
     for name, spec in manifest.telemetry.items():
         key = f"telemetry_{name}"
         placeholders = {"name": spec.display_name}
@@ -451,7 +451,9 @@ def telemetry_descriptions(
     return tuple(sensors), tuple(binary_sensors)
 
 
-def _switch_description(manifest: Manifest, pair: CommandPair) -> IotBridgeSwitchEntityDescription:
+def _switch_description(
+    manifest: Manifest, pair: CommandPair
+) -> IotBridgeSwitchEntityDescription[Any, Any]:
     naming: dict[str, Any] = (
         # Starting and stopping the device itself: the switch takes the device's name.
         {"name": None}
@@ -475,7 +477,7 @@ def device_entities(manifest: Manifest | None) -> DeviceEntities:
     pairs = command_pairs(manifest)
     paired = {name for pair in pairs for name in (pair.on, pair.off)}
     switches = tuple(_switch_description(manifest, pair) for pair in pairs)
-    buttons = tuple(
+    buttons: tuple[IotBridgeButtonEntityDescription[Any, Any], ...] = tuple(
         IotBridgeButtonEntityDescription(
             key=f"command_{name}",
             translation_key="command",

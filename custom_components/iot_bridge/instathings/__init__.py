@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 import re
 from typing import Any
 
@@ -10,6 +10,7 @@ from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
@@ -68,7 +69,7 @@ def _endpoint(
     return text.rstrip("/") if key == CONF_API_URL else text
 
 
-class InstathingsVendor(Vendor):
+class InstathingsVendor(Vendor[InstathingsCoordinator]):
     """Instathings: one entry per project; gateways and their sub-devices as devices."""
 
     key = "instathings"
@@ -165,3 +166,9 @@ class InstathingsVendor(Vendor):
         await coordinator.async_config_entry_first_refresh()
         coordinator.async_start_stream()
         return coordinator
+
+    def entity_descriptions(
+        self, coordinator: InstathingsCoordinator, platform: Platform
+    ) -> Iterable[tuple[str, EntityDescription]]:
+        """The coordinator's catalog of entities."""
+        return coordinator.entity_descriptions(platform)

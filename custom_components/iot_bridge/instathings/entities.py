@@ -201,7 +201,7 @@ def _reachable(state: DeviceState) -> bool:
 
 
 @cache
-def sensor_description(key: str, kind: Kind) -> IotBridgeSensorEntityDescription:
+def sensor_description(key: str, kind: Kind) -> IotBridgeSensorEntityDescription[Any]:
     """The sensor of a numeric or text key."""
     if kind is Kind.TEXT:
         return IotBridgeSensorEntityDescription(
@@ -229,7 +229,7 @@ def sensor_description(key: str, kind: Kind) -> IotBridgeSensorEntityDescription
 
 
 @cache
-def flag_description(key: str) -> IotBridgeBinarySensorEntityDescription:
+def flag_description(key: str) -> IotBridgeBinarySensorEntityDescription[Any]:
     """The binary sensor of a boolean key."""
     spec, _ = _lookup(FLAGS, key)
     spec = spec or FlagSpec(None)
@@ -274,7 +274,9 @@ def _switch_is_on(state: DeviceState) -> bool | None:
     return value.upper() == "ON"
 
 
-def switch_description(turn_on: ActionFn, turn_off: ActionFn) -> IotBridgeSwitchEntityDescription:
+def switch_description(
+    turn_on: ActionFn[Any], turn_off: ActionFn[Any]
+) -> IotBridgeSwitchEntityDescription[Any, Any]:
     """The switch of a device reporting ``state`` ON/OFF; it is the device's main feature."""
     return IotBridgeSwitchEntityDescription(
         key=STATE_KEY,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -11,6 +11,7 @@ from homeassistant.config_entries import ConfigEntry, OptionsFlow
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
@@ -47,7 +48,7 @@ def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> NetemeraClient:
     )
 
 
-class NetemeraVendor(Vendor):
+class NetemeraVendor(Vendor[NetemeraCoordinator]):
     """Netemera: one entry per application on an application server."""
 
     key = "netemera"
@@ -135,6 +136,12 @@ class NetemeraVendor(Vendor):
     def options_flow(self, entry: ConfigEntry) -> OptionsFlow:
         """Per end-device decoder and downlink."""
         return NetemeraOptionsFlow()
+
+    def entity_descriptions(
+        self, coordinator: NetemeraCoordinator, platform: Platform
+    ) -> Iterable[tuple[str, EntityDescription]]:
+        """The coordinator's catalog of entities."""
+        return coordinator.entity_descriptions(platform)
 
 
 def _url_identity(url: str) -> str:

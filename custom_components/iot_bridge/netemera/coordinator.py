@@ -38,7 +38,8 @@ from ..api.netemera import BadEvent, KeepAlive, NetemeraClient, StreamItem, Upli
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
 from ..errors import update_error_for
-from ..vendor import IotBridgeConfigEntry, entry_store_key
+from ..storage import entry_store_key
+from ..vendor import IotBridgeConfigEntry
 from .entities import DOWNLINK_SWITCH, device_sensor_descriptions
 from .model import Decoder, EndDevice, Outcome
 from .settings import device_settings

@@ -66,7 +66,7 @@ def _snr(device: EndDevice) -> SensorValue:
 
 
 # Radio metadata and the raw payload: every end-device has these.
-UPLINK_SENSORS: tuple[IotBridgeSensorEntityDescription, ...] = (
+UPLINK_SENSORS: tuple[IotBridgeSensorEntityDescription[Any], ...] = (
     IotBridgeSensorEntityDescription(
         key="rssi",
         translation_key="netemera_rssi",
@@ -207,12 +207,16 @@ def _lpp_value(
 
 
 @cache
-def lpp_descriptions(channel: int, type_id: int) -> tuple[IotBridgeSensorEntityDescription, ...]:
+def lpp_descriptions(
+    channel: int, type_id: int
+) -> tuple[IotBridgeSensorEntityDescription[Any], ...]:
     """The sensors for one LPP channel and type (one per axis for multi-value types)."""
     return tuple(_lpp_descriptions(channel, type_id))
 
 
-def _lpp_descriptions(channel: int, type_id: int) -> Iterator[IotBridgeSensorEntityDescription]:
+def _lpp_descriptions(
+    channel: int, type_id: int
+) -> Iterator[IotBridgeSensorEntityDescription[Any]]:
     lpp_type = LPP_TYPES[type_id]
     spec = LPP_SENSORS.get(type_id, LppSensor())
     key = (channel, type_id)
@@ -232,7 +236,9 @@ def _lpp_descriptions(channel: int, type_id: int) -> Iterator[IotBridgeSensorEnt
         )
 
 
-def device_sensor_descriptions(device: EndDevice) -> Iterator[IotBridgeSensorEntityDescription]:
+def device_sensor_descriptions(
+    device: EndDevice,
+) -> Iterator[IotBridgeSensorEntityDescription[Any]]:
     """Every sensor an end-device has now."""
     yield from UPLINK_SENSORS
     for channel, type_id in sorted(device.values):
@@ -255,7 +261,7 @@ async def _turn_off(coordinator: IotBridgeCoordinator[Any], dev_eui: str) -> Non
     await _switch(coordinator, dev_eui, False)
 
 
-DOWNLINK_SWITCH = IotBridgeSwitchEntityDescription(
+DOWNLINK_SWITCH: IotBridgeSwitchEntityDescription[Any, Any] = IotBridgeSwitchEntityDescription(
     key="downlink",
     translation_key="netemera_downlink",
     is_on_fn=lambda device: device.switch_on,

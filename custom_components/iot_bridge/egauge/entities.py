@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
@@ -30,9 +29,7 @@ from homeassistant.util import dt as dt_util
 from ..api.egauge import REGISTER_TYPES, EgaugeRegister
 from ..compat import CONCENTRATION_PPM
 from ..descriptions import IotBridgeSensorEntityDescription, SensorValue
-
-if TYPE_CHECKING:
-    from .coordinator import MeterState
+from .model import MeterState
 
 POWER_TYPE = "P"
 
@@ -102,7 +99,7 @@ def _register(state: MeterState, name: str, type_code: str) -> EgaugeRegister | 
     return register if register is not None and register.type_code == type_code else None
 
 
-def rate_description(name: str, type_code: str) -> IotBridgeSensorEntityDescription:
+def rate_description(name: str, type_code: str) -> IotBridgeSensorEntityDescription[MeterState]:
     """The sensor for a register's current rate."""
     spec = RATE_SENSORS.get(type_code) or _plain_sensor(type_code)
 
@@ -112,7 +109,7 @@ def rate_description(name: str, type_code: str) -> IotBridgeSensorEntityDescript
             return None
         return register.rate * spec.scale
 
-    return IotBridgeSensorEntityDescription(
+    return IotBridgeSensorEntityDescription[MeterState](
         key=f"rate_{type_code}_{name}",
         translation_key="register",
         translation_placeholders={"register": name},
@@ -126,14 +123,14 @@ def rate_description(name: str, type_code: str) -> IotBridgeSensorEntityDescript
     )
 
 
-def _net_energy(name: str) -> IotBridgeSensorEntityDescription:
+def _net_energy(name: str) -> IotBridgeSensorEntityDescription[MeterState]:
     def value(state: MeterState) -> SensorValue:
         register = _register(state, name, POWER_TYPE)
         if register is None or (cumulative := register.cumulative()) is None:
             return None
         return cumulative / 3_600_000
 
-    return IotBridgeSensorEntityDescription(
+    return IotBridgeSensorEntityDescription[MeterState](
         key=f"energy_{name}",
         translation_key="register_energy",
         translation_placeholders={"register": name},
@@ -147,13 +144,13 @@ def _net_energy(name: str) -> IotBridgeSensorEntityDescription:
     )
 
 
-def _directional_energy(name: str, direction: str) -> IotBridgeSensorEntityDescription:
+def _directional_energy(name: str, direction: str) -> IotBridgeSensorEntityDescription[MeterState]:
     def value(state: MeterState) -> SensorValue:
         if direction == "import":
             return state.energy.import_kwh(name)
         return state.energy.export_kwh(name)
 
-    return IotBridgeSensorEntityDescription(
+    return IotBridgeSensorEntityDescription[MeterState](
         key=f"energy_{direction}_{name}",
         translation_key=f"register_energy_{direction}",
         translation_placeholders={"register": name},
@@ -171,7 +168,7 @@ def _last_reading(state: MeterState) -> SensorValue:
     return None if timestamp is None else dt_util.utc_from_timestamp(timestamp)
 
 
-LAST_READING = IotBridgeSensorEntityDescription(
+LAST_READING = IotBridgeSensorEntityDescription[MeterState](
     key="last_reading",
     translation_key="last_reading",
     device_class=SensorDeviceClass.TIMESTAMP,
@@ -180,7 +177,9 @@ LAST_READING = IotBridgeSensorEntityDescription(
 )
 
 
-def meter_sensor_descriptions(state: MeterState) -> Iterator[IotBridgeSensorEntityDescription]:
+def meter_sensor_descriptions(
+    state: MeterState,
+) -> Iterator[IotBridgeSensorEntityDescription[MeterState]]:
     """Every sensor the meter's current registers call for."""
     yield LAST_READING
     for name, register in state.reading.registers.items():

@@ -1,4 +1,6 @@
-"""Never-decreasing import and export energy from net power registers.
+"""A meter's state: the latest registers and the never-decreasing energy ledger.
+
+Plain Python, no Home Assistant: what the meter's entities read.
 
 An eGauge power register's cumulative counter is net: it runs backwards while
 a grid register exports. Home Assistant's Energy dashboard needs two totals
@@ -141,3 +143,11 @@ class EnergyLedger:
 
 def _optional_float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+@dataclass(slots=True)
+class MeterState:
+    """What the meter's entities read: the latest registers and the energy ledger."""
+
+    reading: EgaugeReading
+    energy: EnergyLedger

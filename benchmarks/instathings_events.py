@@ -112,7 +112,7 @@ async def throughput(
     for i in range(count):
         ts += 1
         frames.append(frame(DEVICES[i % len(DEVICES)], ts, values(DEVICES[i % len(DEVICES)], i)))
-    target = coordinator.stats["events"] + count
+    target = coordinator.stream_stats["events"] + count
     last_temperature = str(
         values(SENSOR_ID, max(i for i in range(count) if i % 3 == 0))["temperature"]
     )
@@ -129,9 +129,11 @@ async def throughput(
     for text in frames:
         await sim.emit_raw(text)
     await wait_until(
-        lambda: coordinator.stats["events"] >= target
-        and (state := hass.states.get(TEMPERATURE)) is not None
-        and state.state == last_temperature
+        lambda: (
+            coordinator.stream_stats["events"] >= target
+            and (state := hass.states.get(TEMPERATURE)) is not None
+            and state.state == last_temperature
+        )
     )
     elapsed = time.perf_counter() - begin
     cpu = time.process_time() - cpu
@@ -148,19 +150,19 @@ async def catch_up(
     hass: HomeAssistant, sim: InstathingsSimulator, coordinator: InstathingsCoordinator, count: int
 ) -> None:
     sim.fail_next(1_000_000, status=503)
-    drops = coordinator.stats["drops"]
+    drops = coordinator.stream_stats["drops"]
     await sim.drop_websockets()
-    await wait_until(lambda: coordinator.stats["drops"] > drops)
+    await wait_until(lambda: coordinator.stream_stats["drops"] > drops)
     for i in range(count):
         device_id = DEVICES[i % len(DEVICES)]
         await sim.add_data(device_id, values(device_id, i))  # nobody listening
-    before = coordinator.stats["caught_up_records"]
-    connects = coordinator.stats["connects"]
+    before = coordinator.stream_stats["caught_up_records"]
+    connects = coordinator.stream_stats["connects"]
     begin = time.perf_counter()
     sim.fail_next(0)
-    await wait_until(lambda: coordinator.stats["connects"] > connects)
+    await wait_until(lambda: coordinator.stream_stats["connects"] > connects)
     elapsed = time.perf_counter() - begin
-    caught = coordinator.stats["caught_up_records"] - before
+    caught = coordinator.stream_stats["caught_up_records"] - before
     print(
         f"catch-up after a drop: {caught} missed records fetched and written in {elapsed:.2f} s"
         f" (includes up to {coordinator.backoff.maximum * 1e3:.0f} ms of reconnect backoff)"

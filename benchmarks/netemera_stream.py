@@ -67,7 +67,7 @@ async def run_one(hass: HomeAssistant, devices: int, samples: int) -> None:
         )
         coordinator = entry.runtime_data.coordinator
         assert isinstance(coordinator, NetemeraCoordinator)
-        await _wait(lambda: coordinator.connected)
+        await _wait(lambda: coordinator.stream_connected)
 
         # Every device appears (entities are created) before anything is timed.
         start = time.perf_counter()

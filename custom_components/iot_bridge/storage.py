@@ -29,8 +29,7 @@ async def async_load_state[StateT](
         return restore(await store.async_load())
     except Exception:  # noqa: BLE001 - any failure here would fail every later start
         LOGGER.warning(
-            "Ignoring the stored state in %s: it cannot be read by this version; "
-            "starting afresh",
+            "Ignoring the stored state in %s: it cannot be read by this version; starting afresh",
             store.path,
             exc_info=True,
         )

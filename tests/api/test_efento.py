@@ -22,9 +22,13 @@ from custom_components.iot_bridge.api.efento import (
     build_measurements_reply,
     kind_for,
     parse_message,
-    parse_timestamp,
 )
 from custom_components.iot_bridge.api.errors import ApiPayloadError
+from custom_components.iot_bridge.api.timestamps import (
+    MAX_INTERVAL,
+    MAX_UPTIME,
+    timestamp_or_none,
+)
 
 from .efento_examples import (
     DOC_HEARTBEAT_EXAMPLE,
@@ -335,8 +339,8 @@ def test_missing_serial_or_time_rejects_only_that_measurement_and_keeps_its_hand
     assert message.rejected == (
         RejectedMeasurement(1, 2, None, "measurements[1]: serial missing"),
         RejectedMeasurement(2, 3, None, "measurements[2]: serial missing"),
-        RejectedMeasurement(3, 4, "D", "measurements[3]: measured_at missing or invalid"),
-        RejectedMeasurement(4, 5, "E", "measurements[4]: measured_at missing or invalid"),
+        RejectedMeasurement(3, 4, "D", "measurements[3]: measured_at missing"),
+        RejectedMeasurement(4, 5, "E", "measurements[4]: measured_at not ISO 8601"),
         RejectedMeasurement(5, None, None, "measurements[5]: serial missing"),
     )
     reply = build_measurements_reply(
@@ -487,15 +491,16 @@ def test_heartbeat_power_monitor_not_an_object(power: Any) -> None:
         ({"at": 1}, None),
     ],
 )
-def test_parse_timestamp(raw: Any, expected: datetime | None) -> None:
-    parsed = parse_timestamp(raw)
+def test_efento_time_forms(raw: Any, expected: datetime | None) -> None:
+    """What the gateway sends: Efento's " UTC" text, ISO 8601, Unix seconds as numbers."""
+    parsed = timestamp_or_none(raw, epoch="s")
     assert parsed == expected
     if parsed is not None:
         assert parsed.tzinfo is UTC
 
 
 def test_offset_timestamps_are_converted_to_utc() -> None:
-    parsed = parse_timestamp("2024-10-12T17:28:21+02:00")
+    parsed = timestamp_or_none("2024-10-12T17:28:21+02:00")
     assert parsed is not None
     assert parsed.tzinfo is UTC
     assert parsed.hour == 15
@@ -514,3 +519,68 @@ def test_reply_builder_dedupes_keeps_order_and_lets_yes_win() -> None:
 def test_reply_builder_accepts_generators_and_empty_input() -> None:
     assert build_measurements_reply(iter(()), (h for h in list[int]())) == {"Y": [], "N": []}
     assert build_measurements_reply([], [7]) == {"Y": [], "N": [7]}
+
+
+# ----- regressions: times and durations that cannot be real ------------------
+
+
+@pytest.mark.parametrize(
+    "measured_at",
+    [
+        "9999-12-31T23:59:59-14:00",  # used to raise OverflowError for the whole message
+        "9999-12-31 23:59:59 UTC",  # used to be applied, then overflow the first deadline
+        "1970-01-01 00:00:00 UTC",
+        1e20,
+    ],
+)
+def test_impossible_measured_at_rejects_only_that_logger(measured_at: Any) -> None:
+    message = _measurements(
+        {
+            "measurements": [
+                {"serial": "A", "response_handle": 1, "measured_at": "2024-10-12 15:28:21 UTC"},
+                {"serial": "B", "response_handle": 2, "measured_at": measured_at},
+                {"serial": "C", "response_handle": 3, "measured_at": "2024-10-12 15:28:21 UTC"},
+            ]
+        }
+    )
+    assert [m.serial for m in message.measurements] == ["A", "C"]
+    (rejected,) = message.rejected
+    assert (rejected.index, rejected.response_handle, rejected.serial) == (1, 2, "B")
+    assert rejected.reason.startswith("measurements[1]: measured_at ")
+
+
+def test_impossible_next_measurement_at_reads_as_none() -> None:
+    measurement = _one([], next_measurement_at="9999-12-31T23:59:59-14:00")
+    assert measurement.next_measurement_at is None
+
+
+@pytest.mark.parametrize("interval", [1e15, 10**30, "1000000000000000"])
+def test_huge_measurement_interval_is_clamped(interval: Any) -> None:
+    measurement = _one([], measurement_interval=interval)
+    assert measurement.measurement_interval == MAX_INTERVAL.total_seconds()
+    # What the Home Assistant side computes with it (a logger's deadline):
+    assert measurement.measured_at + timedelta(seconds=measurement.measurement_interval) > T0
+
+
+def test_negative_measurement_interval_reads_as_zero() -> None:
+    assert _one([], measurement_interval=-180).measurement_interval == 0
+
+
+@pytest.mark.parametrize("uptime", [1e12, 10**30])
+def test_huge_uptime_is_clamped(uptime: float) -> None:
+    message = parse_message(json.dumps({"current_time": 1728746901, "uptime": uptime}))
+    assert isinstance(message, HeartbeatMessage)
+    assert message.uptime == MAX_UPTIME.total_seconds()
+    # The gateway's boot time on the Home Assistant side:
+    assert message.current_time is not None
+    boot = message.current_time - timedelta(seconds=message.uptime)
+    assert boot > datetime(1900, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("current_time", [1e20, 4102444800, -1, "9999-12-31T23:59:59-14:00"])
+def test_impossible_heartbeat_times_read_as_none(current_time: Any) -> None:
+    message = parse_message(
+        json.dumps({"current_time": current_time, "next_communication_at": current_time})
+    )
+    assert isinstance(message, HeartbeatMessage)
+    assert (message.current_time, message.next_communication_at) == (None, None)

@@ -17,6 +17,7 @@ from custom_components.iot_bridge.api.egauge import (
     EgaugeRegister,
     normalize_url,
     parse_history,
+    parse_readings,
 )
 from custom_components.iot_bridge.api.errors import (
     ApiAuthError,
@@ -583,14 +584,57 @@ def test_parse_history_is_oldest_first_and_skips_bad_rows() -> None:
     body = {
         "registers": [{"name": "Grid"}, {"name": "Solar"}, "junk"],
         "ranges": [
-            {"ts": "1000", "delta": 60, "rows": [["30", "3", "x"], ["20", "2", "y"], ["short"]]},
+            {
+                "ts": "1700001000",
+                "delta": 60,
+                "rows": [["30", "3", "x"], ["20", "2", "y"], ["short"]],
+            },
             {"ts": "nope", "delta": 60, "rows": [["1", "1", "1"]]},
             "not a range",
         ],
     }
     assert parse_history(body) == [
-        (940.0, {"Grid": 20, "Solar": 2}),
-        (1000.0, {"Grid": 30, "Solar": 3}),
+        (1700000940.0, {"Grid": 20, "Solar": 2}),
+        (1700001000.0, {"Grid": 30, "Solar": 3}),
     ]
     with pytest.raises(ApiPayloadError):
         parse_history({"registers": []})
+
+
+# ----- regressions: meter clock and log flooding -------------------------------------
+
+
+@pytest.mark.parametrize("ts", ["1e20", "1e400", "0", "-5", "99999999999"])
+def test_impossible_meter_time_reads_as_none(ts: str) -> None:
+    """1e20 used to reach Home Assistant's utc_from_timestamp and overflow there."""
+    body = {"registers": [], "ranges": [{"ts": ts, "rows": [[]]}], "ts": ts}
+    assert parse_readings(body).timestamp is None
+
+
+def test_history_rows_at_impossible_times_are_skipped() -> None:
+    body = {
+        "registers": [{"name": "Grid"}],
+        "ranges": [
+            {"ts": "1700000000", "delta": 1e308, "rows": [["1"], ["2"]]},
+            {"ts": "1e20", "delta": 60, "rows": [["3"]]},
+        ],
+    }
+    assert parse_history(body) == [(1700000000.0, {"Grid": 1})]
+
+
+async def test_row_length_mismatch_is_logged_once_per_meter(
+    client: EgaugeClient, sim: EgaugeSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A meter repeats the mismatch on every poll; it used to log a warning every 30 s."""
+
+    def long_row(body: Any) -> Any:
+        body["ranges"][0]["rows"][0].append("0")
+        return body
+
+    _hook(sim, long_row)
+    for _ in range(3):
+        reading = await client.get_readings()
+        assert all(reg.counter is None for reg in reading.registers.values())
+    warnings = [r for r in caplog.records if "register row has" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].filename == "egauge.py"  # the record names the parser, not the helper

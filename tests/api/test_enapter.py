@@ -712,6 +712,8 @@ async def test_telemetry_wrong_shapes(session: aiohttp.ClientSession, raw_server
                 "ok": {"timestamp": 1700000000, "value": 1.5},
                 "null_ts": {"timestamp": None, "value": None},
                 "bad_ts": {"timestamp": "soon", "value": "x"},
+                # An impossible time is no recent value either (it used to reach Home Assistant).
+                "far_ts": {"timestamp": 1e20, "value": "y"},
                 "junk": 5,
             },
             "d2": "junk",
@@ -724,6 +726,7 @@ async def test_telemetry_wrong_shapes(session: aiohttp.ClientSession, raw_server
             "ok": TelemetryPoint(1700000000.0, 1.5),
             "null_ts": TelemetryPoint(None, None),
             "bad_ts": TelemetryPoint(None, "x"),
+            "far_ts": TelemetryPoint(None, "y"),
         }
     }
     url = await raw_server({"/v3/telemetry/latest": json_answer({"telemetry": []})})

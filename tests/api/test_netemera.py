@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
+import json
 from typing import Any
 
 import aiohttp
@@ -31,6 +32,7 @@ from custom_components.iot_bridge.api.netemera import (
     parse_uplink,
     validate_hex,
 )
+from custom_components.iot_bridge.api.timestamps import InvalidTimestampError
 from simulators.netemera import (
     APPLICATION_ID,
     CLIENT_ID,
@@ -633,7 +635,7 @@ def test_parse_uplink_is_tolerant_of_wrong_types() -> None:
     uplink = parse_uplink(
         {
             "dev_eui": "x",
-            "recv_time": "yesterday",
+            "recv_time": None,
             "f_port": None,
             "ack": "no",
             "ul_freq": "868.1",
@@ -743,7 +745,7 @@ async def test_authorize_fetches_a_token_and_tells_audience_refusal_apart(
     sim.audience = "https://elsewhere.example/api/v3"
     fresh = NetemeraClient(
         client._session,
-        client._token_url,
+        client._auth.endpoint.url,
         client._api_url,
         CLIENT_ID,
         CLIENT_SECRET,
@@ -769,3 +771,39 @@ async def test_stream_on_open_runs_once_connected_before_any_item(
                 order.append(item.dev_eui)
                 break
     assert order == ["open", RAW]
+
+
+# --- regressions: impossible receive times ------------------------------------------
+
+FAR_FUTURE = "9999-12-31T23:59:59-14:00"  # valid ISO 8601, but past datetime.max in UTC
+
+
+@pytest.mark.parametrize("recv_time", [FAR_FUTURE, "9999-12-31T00:00:00Z", "yesterday", 5, []])
+def test_impossible_recv_time_makes_the_uplink_invalid(recv_time: Any) -> None:
+    with pytest.raises(InvalidTimestampError):
+        parse_uplink({"dev_eui": "x", "recv_time": recv_time})
+
+
+async def test_stream_reports_an_impossible_recv_time_as_bad_event_and_goes_on(
+    client: NetemeraClient, sim: NetemeraSimulator
+) -> None:
+    def send() -> None:
+        sim.emit({**uplink_at(sim, CLIMATE, 0), "recv_time": FAR_FUTURE})
+        sim.send_uplink(LIGHT)
+
+    bad, good = await collect(client, 2, on_open=send)
+    assert isinstance(bad, BadEvent)
+    assert bad.reason.startswith("recv_time '9999-12-31T23:59:59-14:00': out of range")
+    assert isinstance(good, Uplink)
+    assert good.dev_eui == LIGHT
+
+
+async def test_history_skips_an_impossible_recv_time(
+    client: NetemeraClient, sim: NetemeraSimulator
+) -> None:
+    """It used to become the paging cursor, and formatting it raised OverflowError."""
+    good = uplink_at(sim, CLIMATE, 1)
+    answer = [good, {**uplink_at(sim, LIGHT, 2), "recv_time": FAR_FUTURE}]
+    sim.fail_next(1, 200, route="history", body=json.dumps(answer), content_type="application/json")
+    uplinks = await client.history(T0, T0 + timedelta(hours=1))
+    assert [(u.dev_eui, u.recv_time) for u in uplinks] == [(CLIMATE, T0 + timedelta(minutes=1))]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+import re
+
 import pytest
 
+from custom_components.iot_bridge.api import sse
+from custom_components.iot_bridge.api.errors import ApiPayloadError
 from custom_components.iot_bridge.api.sse import SseError, SseEvent, SseParser
 
 
@@ -144,3 +149,60 @@ def test_event_size_guard_counts_many_short_lines() -> None:
 def test_guards_allow_data_at_the_limit() -> None:
     parser = SseParser(max_line=16, max_event=12)
     assert parser.feed("data:0123456789a\n\n") == [SseEvent("0123456789a", "message", "")]
+
+
+# --- linear work whatever the chunking ---------------------------------------------
+
+
+def test_long_line_fed_one_byte_at_a_time_is_read_whole() -> None:
+    """A 200 KB line in 200 000 chunks: one event, exactly the data sent."""
+    data = "".join(chr(ord("a") + i % 26) for i in range(200_000))
+    stream = f"id: 9\ndata: {data}\n\n".encode()
+    parser = SseParser(max_line=256 * 1024, max_event=256 * 1024)
+    events: list[SseEvent] = []
+    for index in range(len(stream)):
+        events.extend(parser.feed(stream[index : index + 1]))
+    assert events == [SseEvent(data, "message", "9")]
+
+
+class _CountingPattern:
+    """Stands in for the line-end regex and counts the characters it is asked to scan."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self.scanned = 0
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        match = self.pattern.search(text, pos)
+        self.scanned += (match.end() if match else len(text)) - pos
+        return match
+
+    def finditer(self, text: str, pos: int = 0) -> Iterator[re.Match[str]]:
+        self.scanned += len(text) - pos
+        return self.pattern.finditer(text, pos)
+
+
+def test_each_character_is_scanned_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the fix the whole buffered line was re-scanned on every chunk: quadratic work."""
+    counting = _CountingPattern(sse._LINE_END)
+    monkeypatch.setattr(sse, "_LINE_END", counting)
+    stream = ("data: " + "x" * 20_000 + "\n\n").encode()
+    parser = SseParser()
+    events: list[SseEvent] = []
+    for index in range(len(stream)):
+        events.extend(parser.feed(stream[index : index + 1]))
+    assert [len(event.data) for event in events] == [20_000]
+    assert counting.scanned <= 2 * len(stream)
+
+
+def test_unfinished_line_guard_trips_as_soon_as_the_limit_is_passed() -> None:
+    parser = SseParser(max_line=1000)
+    for _ in range(1000):
+        assert parser.feed(b"x") == []
+    with pytest.raises(SseError):
+        parser.feed(b"x")
+
+
+def test_size_guard_errors_are_api_payload_errors() -> None:
+    with pytest.raises(ApiPayloadError):
+        SseParser(max_line=10).feed("data: " + "x" * 20)

@@ -11,7 +11,7 @@ from homeassistant.helpers.network import NoURLAvailableError
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.iot_bridge.const import DOMAIN
-from custom_components.iot_bridge.efento.settings import SERVER_HINT
+from custom_components.iot_bridge.efento.server_settings import SERVER_HINT
 from simulators.efento_gateway import EmulatedGateway
 
 from .conftest import TOKEN, WEBHOOK_ID, GatewayFactory
@@ -70,7 +70,7 @@ async def test_server_address_shown_when_known(hass: HomeAssistant) -> None:
 
 async def test_server_hint_when_address_unknown(hass: HomeAssistant) -> None:
     with patch(
-        "custom_components.iot_bridge.efento.settings.get_url",
+        "custom_components.iot_bridge.efento.server_settings.get_url",
         side_effect=NoURLAvailableError,
     ):
         result = await _create(hass, {})

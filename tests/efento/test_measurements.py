@@ -194,8 +194,9 @@ async def test_older_heartbeat_does_not_overwrite(
     assert await gateway.send_heartbeat()
     await hass.async_block_till_done()
     software = "sensor.efento_gateway_software_version"
-    old = gateway.doc_heartbeat_payload()
-    old["current_time"] = 1
+    old = gateway.heartbeat_payload()
+    # Sent an hour before the one already applied (a resend after an outage).
+    old["current_time"] = int(old["current_time"]) - 3600
     old["software_version"] = "00.00.01"
     gateway.enqueue("heartbeat", gateway.heartbeat_path, old)
     assert await gateway.flush()

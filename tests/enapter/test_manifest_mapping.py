@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 import pytest
 
-from custom_components.iot_bridge.api.enapter import TelemetryPoint, parse_manifest
+from custom_components.iot_bridge.api.enapter import parse_manifest
 from custom_components.iot_bridge.api.enapter_manifest import TelemetrySpec
+from custom_components.iot_bridge.compat import BinarySensorDeviceClass
 from custom_components.iot_bridge.enapter.entities import (
     binary_sensor_class,
-    command_pairs,
     device_entities,
     numeric_sensor_kind,
-    typed_value,
 )
+from custom_components.iot_bridge.enapter.model import command_pairs
 
 M = SensorStateClass.MEASUREMENT
 
@@ -116,21 +115,3 @@ def test_pairs() -> None:
     main = next(s for s in entities.switches if s.key == "switch_start")
     assert main.name is None
     assert device_entities(None).sensors == ()
-
-
-@pytest.mark.parametrize(
-    ("spec", "point", "expected"),
-    [
-        (TelemetrySpec("x", "float"), TelemetryPoint(1.0, 2), 2),
-        (TelemetrySpec("x", "float"), TelemetryPoint(1.0, True), None),
-        (TelemetrySpec("x", "float"), TelemetryPoint(None, 2.0), None),
-        (TelemetrySpec("x", "boolean"), TelemetryPoint(1.0, 1), None),
-        (TelemetrySpec("x", "string"), TelemetryPoint(1.0, 5), None),
-        (TelemetrySpec("x", "integer", enum=("1", "2")), TelemetryPoint(1.0, 2.0), "2"),
-        (TelemetrySpec("x", "integer", enum=("1", "2")), TelemetryPoint(1.0, 2.5), None),
-        (TelemetrySpec("x", "string", enum=("a",)), TelemetryPoint(1.0, ["a"]), None),
-        (TelemetrySpec("x", "string", enum=("a",)), TelemetryPoint(1.0, False), None),
-    ],
-)
-def test_typed_value(spec: TelemetrySpec, point: TelemetryPoint, expected: object) -> None:
-    assert typed_value(spec, point) == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -46,10 +47,23 @@ def broken_routes() -> set[str]:
     return set()
 
 
+@dataclass
+class Flapping:
+    """While ``on``, the server accepts every websocket and closes it at once."""
+
+    on: bool = False
+
+
+@pytest.fixture
+def flapping() -> Flapping:
+    return Flapping()
+
+
 async def serve(
     sim: InstathingsSimulator,
     route_log: list[str] | None = None,
     broken_routes: set[str] | None = None,
+    flapping: Flapping | None = None,
 ) -> TestServer:
     app = sim.make_app()
     if route_log is not None:
@@ -63,6 +77,11 @@ async def serve(
             route_log.append(route)
             if route in broken:
                 return web.json_response({"message": "broken"}, status=500)
+            if route == "websocket" and flapping is not None and flapping.on:
+                ws = web.WebSocketResponse()
+                await ws.prepare(request)
+                await ws.close(code=1001, message=b"going away")
+                return ws
             return await handler(request)
 
         app.middlewares.insert(0, log_routes)
@@ -73,9 +92,9 @@ async def serve(
 
 @pytest.fixture
 async def base_url(
-    sim: InstathingsSimulator, route_log: list[str], broken_routes: set[str]
+    sim: InstathingsSimulator, route_log: list[str], broken_routes: set[str], flapping: Flapping
 ) -> AsyncGenerator[str]:
-    server = await serve(sim, route_log, broken_routes)
+    server = await serve(sim, route_log, broken_routes, flapping)
     yield f"http://127.0.0.1:{server.port}"
     await server.close()
 

@@ -15,7 +15,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.iot_bridge.api.instathings import DEFAULT_WEBSOCKET_URL
+from custom_components.iot_bridge.api.instathings import (
+    DEFAULT_WEBSOCKET_URL,
+    normalize_api_url,
+    normalize_websocket_url,
+)
 from custom_components.iot_bridge.const import DOMAIN
 from custom_components.iot_bridge.errors import FlowError
 from custom_components.iot_bridge.instathings import _endpoint
@@ -58,16 +62,25 @@ async def test_form_offers_endpoints_in_a_collapsed_section(hass: HomeAssistant)
 
 def test_endpoints_default_to_the_documented_ones() -> None:
     assert (
-        _endpoint({}, "api_url", ("https",), None, "https://acme.instathings.io")
+        _endpoint({}, "api_url", normalize_api_url, None, "https://acme.instathings.io")
         == "https://acme.instathings.io"
     )
-    assert _endpoint({"websocket_url": "  "}, "websocket_url", ("wss",), None, "x") == "x"
+    assert (
+        _endpoint({"websocket_url": "  "}, "websocket_url", normalize_websocket_url, None, "x")
+        == "x"
+    )
     # An entry keeps its own endpoint when the form does not show the field.
-    assert _endpoint({}, "api_url", ("https",), "https://kept", "https://default") == "https://kept"
-    assert _endpoint({"api_url": "https://h/x/"}, "api_url", ("https",), None, "d") == "https://h/x"
+    assert (
+        _endpoint({}, "api_url", normalize_api_url, "https://kept", "https://default")
+        == "https://kept"
+    )
+    assert (
+        _endpoint({"api_url": "https://h/x/"}, "api_url", normalize_api_url, None, "d")
+        == "https://h/x"
+    )
     for bad in ("http://", "http://[::1"):
         with pytest.raises(FlowError) as err:
-            _endpoint({"api_url": bad}, "api_url", ("http",), None, "d")
+            _endpoint({"api_url": bad}, "api_url", normalize_api_url, None, "d")
         assert (err.value.key, err.value.field) == ("invalid_url", "api_url")
 
 

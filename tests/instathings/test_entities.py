@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from unittest.mock import patch
 
 from homeassistant.components.sensor import ATTR_STATE_CLASS, SensorDeviceClass, SensorStateClass
@@ -20,17 +19,15 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.iot_bridge.api.instathings import DataRecord, InstathingsDevice
+from custom_components.iot_bridge.api.instathings import DataRecord
 from custom_components.iot_bridge.const import DOMAIN
-from custom_components.iot_bridge.instathings.coordinator import DeviceState, firmware
 from custom_components.iot_bridge.instathings.entities import (
-    Kind,
     flag_description,
     humanize,
-    kind_of,
     normalize_key,
     sensor_description,
 )
+from custom_components.iot_bridge.instathings.model import InstathingsDeviceState, ValueKind
 from custom_components.iot_bridge.vendors import VENDORS
 from simulators.instathings import (
     GATEWAY_ID,
@@ -42,6 +39,7 @@ from simulators.instathings import (
 from tests.devices import find_device
 
 from .conftest import coordinator_of, setup_live, wait_for
+from .test_model import blank_device
 
 
 def entity_id(entity_registry: er.EntityRegistry, platform: str, device: str, key: str) -> str:
@@ -228,7 +226,9 @@ async def test_value_of_the_wrong_type_is_unknown(
     assert state_of(hass, humidity) == "50.5"
     # The kind stays: no second entity for the same key.
     assert entity_registry.async_get_entity_id("sensor", DOMAIN, f"demo_{SENSOR_ID}_temperature")
-    assert coordinator_of(init_integration).devices[SENSOR_ID].kinds["temperature"] is Kind.NUMBER
+    assert (
+        coordinator_of(init_integration).devices[SENSOR_ID].kinds["temperature"] is ValueKind.NUMBER
+    )
 
 
 def test_key_names() -> None:
@@ -239,78 +239,26 @@ def test_key_names() -> None:
     assert humanize("CO2_level") == "CO2 level"
     assert humanize("_") == "_"
     # A known last word gives the class; only a whole-name match gives the nice name.
-    outdoor = sensor_description("outdoor_temperature", Kind.NUMBER)
+    outdoor = sensor_description("outdoor_temperature", ValueKind.NUMBER)
     assert outdoor.device_class is SensorDeviceClass.TEMPERATURE
     assert outdoor.translation_placeholders == {"key": "Outdoor temperature"}
-    assert sensor_description("power_factor", Kind.NUMBER).device_class is None
+    assert sensor_description("power_factor", ValueKind.NUMBER).device_class is None
     assert (
-        sensor_description("energy", Kind.NUMBER).state_class is SensorStateClass.TOTAL_INCREASING
+        sensor_description("energy", ValueKind.NUMBER).state_class
+        is SensorStateClass.TOTAL_INCREASING
     )
     assert flag_description("battery_low").entity_category is EntityCategory.DIAGNOSTIC
 
 
-@pytest.mark.parametrize(
-    ("key", "value", "kind"),
-    [
-        ("temperature", 21, Kind.NUMBER),
-        ("temperature", 21.5, Kind.NUMBER),
-        ("alarm", True, Kind.FLAG),
-        ("state", "ON", Kind.SWITCH),
-        ("state", "off", Kind.SWITCH),
-        ("state", "open", Kind.TEXT),
-        ("mode", "eco", Kind.TEXT),
-        ("color", {"x": 1}, None),
-        ("relays", [], None),
-        ("nothing", None, None),
-    ],
-)
-def test_kind_of(key: str, value: Any, kind: Kind | None) -> None:
-    assert kind_of(key, value) == kind
-
-
 def test_text_and_number_values() -> None:
-    device = InstathingsDevice(
-        id="d", name=None, is_gateway=False, parent_id=None, sub_device_ids=(), type_id=None,
-        software_version=None, versions={}, connected=None, is_virtual=None, env=None,
-        project_id=None, protocols=(), created_ms=None,
-    )  # fmt: skip
-    state = DeviceState(device)
+    state = InstathingsDeviceState(blank_device("d"))
     state.apply(DataRecord("d", 1, {"mode": "x" * 300, "count": 3, "level": True}))
-    text = sensor_description("mode", Kind.TEXT)
+    text = sensor_description("mode", ValueKind.TEXT)
     assert text.value_fn(state) == "x" * 255
-    assert sensor_description("count", Kind.TEXT).value_fn(state) == "3"
-    assert sensor_description("color", Kind.TEXT).value_fn(state) is None
-    assert sensor_description("level", Kind.NUMBER).value_fn(state) is None
+    assert sensor_description("count", ValueKind.TEXT).value_fn(state) == "3"
+    assert sensor_description("color", ValueKind.TEXT).value_fn(state) is None
+    assert sensor_description("level", ValueKind.NUMBER).value_fn(state) is None
     assert flag_description("count").is_on_fn(state) is None
-    assert firmware(device) is None
-    assert (
-        firmware(InstathingsDevice(**{**_fields(device), "software_version": "custom"})) == "custom"
-    )
-
-
-def _fields(device: InstathingsDevice) -> dict[str, Any]:
-    return {name: getattr(device, name) for name in device.__slots__}
-
-
-def test_records_older_or_seen_are_dropped() -> None:
-    device = InstathingsDevice(**{**_fields(_blank()), "id": "d"})
-    state = DeviceState(device)
-    assert state.apply(DataRecord("d", 10, {"v": 1}, "a")) == (True, True)
-    assert state.apply(DataRecord("d", 10, {"v": 1}, "a")) == (False, False)  # same record
-    assert state.apply(DataRecord("d", 10, {"v": 2}, None)) == (False, False)  # no id to tell
-    assert state.apply(DataRecord("d", 10, {"v": 3}, "b")) == (True, False)  # same ms, new record
-    assert state.apply(DataRecord("d", 9, {"v": 0}, "c")) == (False, False)  # older
-    assert state.values == {"v": 3}
-    assert state.apply(DataRecord("d", 11, {"w": 1}, None)) == (True, True)
-    assert state.values == {"v": 3, "w": 1}  # records merge
-
-
-def _blank() -> InstathingsDevice:
-    return InstathingsDevice(
-        id="x", name=None, is_gateway=False, parent_id=None, sub_device_ids=(), type_id=None,
-        software_version=None, versions={}, connected=None, is_virtual=None, env=None,
-        project_id=None, protocols=(), created_ms=None,
-    )  # fmt: skip
 
 
 async def test_unavailable_when_a_device_goes(

@@ -31,7 +31,7 @@ STORE_KEY = f"iot_bridge.netemera.{ENTRY_ID}"
 @pytest.fixture(autouse=True)
 def fast_reconnect() -> Generator[None]:
     """Reconnect within milliseconds so drop/recovery tests stay quick."""
-    module = "custom_components.iot_bridge.netemera.coordinator"
+    module = "custom_components.iot_bridge.stream"
     with (
         patch(f"{module}.RECONNECT_INITIAL", 0.01),
         patch(f"{module}.RECONNECT_MAX", 0.05),
@@ -94,7 +94,7 @@ async def init_integration(hass: HomeAssistant, config_entry: MockConfigEntry) -
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
-    await wait_for(lambda: coordinator(config_entry).connected)
+    await wait_for(lambda: coordinator(config_entry).stream_connected)
     return config_entry
 
 

@@ -1,4 +1,4 @@
-"""Entity snapshot, diagnostics, stale device removal and the per-device rules."""
+"""Entity snapshot, diagnostics and stale device removal."""
 
 from __future__ import annotations
 
@@ -18,11 +18,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (  # ty
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.iot_bridge.api.netemera import parse_uplink
 from custom_components.iot_bridge.const import DOMAIN
 from custom_components.iot_bridge.netemera import NetemeraVendor
-from custom_components.iot_bridge.netemera.model import EndDevice, Outcome
-from custom_components.iot_bridge.netemera.settings import device_settings
 from simulators.netemera import NetemeraSimulator
 from tests.devices import find_device, remove_device
 
@@ -150,77 +147,3 @@ async def test_stale_device_can_be_removed_and_comes_back(
         config_entry_id=init_integration.entry_id, identifiers={(DOMAIN, "netemera_00000000")}
     )
     assert coord.device_removable(ghost)
-
-
-def make(f_cnt: int | None, minute: float | None) -> object:
-    raw: dict[str, object] = {"dev_eui": RAW, "frm_payload": "0167000A"}
-    if f_cnt is not None:
-        raw["f_cnt_up"] = f_cnt
-    if minute is not None:
-        raw["recv_time"] = (T0 + timedelta(minutes=minute)).isoformat()
-    return parse_uplink(raw)
-
-
-def test_accept_rules() -> None:
-    device = EndDevice(RAW)
-    assert device.accept(make(5, 0)) is Outcome.APPLIED  # type: ignore[arg-type]
-    assert device.accept(make(5, 0)) is Outcome.DUPLICATE  # type: ignore[arg-type]
-    # A network resend of the same frame a little later is still a repeat.
-    assert device.accept(make(5, 0.1)) is Outcome.DUPLICATE  # type: ignore[arg-type]
-    assert device.accept(make(7, 2)) is Outcome.APPLIED  # type: ignore[arg-type]
-    # Frame 6 arrives late: remembered, not shown; a second copy is a repeat.
-    assert device.accept(make(6, 1)) is Outcome.LATE  # type: ignore[arg-type]
-    assert device.accept(make(6, 1)) is Outcome.DUPLICATE  # type: ignore[arg-type]
-    assert device.uplink is not None
-    assert device.uplink.f_cnt_up == 7
-    # Rejoin: the counter starts again with a newer time.
-    assert device.accept(make(1, 3)) is Outcome.APPLIED  # type: ignore[arg-type]
-    assert device.accept(make(2, 4)) is Outcome.APPLIED  # type: ignore[arg-type]
-    # Packets without a counter are told apart by their time.
-    assert device.accept(make(None, 5)) is Outcome.APPLIED  # type: ignore[arg-type]
-    assert device.accept(make(None, 5)) is Outcome.DUPLICATE  # type: ignore[arg-type]
-    # A packet without a time never replaces one with a time.
-    assert device.accept(make(9, None)) is Outcome.LATE  # type: ignore[arg-type]
-
-
-def test_recent_frames_are_bounded() -> None:
-    device = EndDevice(RAW)
-    for f_cnt in range(100):
-        device.accept(make(f_cnt, f_cnt))  # type: ignore[arg-type]
-    assert len(device.recent) == 32
-
-
-def test_store_round_trip_and_malformed_data() -> None:
-    device = EndDevice(RAW)
-    device.accept(make(5, 0))  # type: ignore[arg-type]
-    device.decode(device_settings({RAW: {"decoder": "cayenne_lpp"}}, RAW).decoder)
-    device.switch_on = True
-    restored = EndDevice.from_dict(RAW, device.as_dict())
-    assert restored.uplink == device.uplink
-    assert restored.values == device.values
-    assert restored.switch_on is True
-    assert restored.accept(make(5, 0)) is Outcome.DUPLICATE  # type: ignore[arg-type]
-
-    assert EndDevice.from_dict(RAW, "garbage").uplink is None
-    broken = EndDevice.from_dict(
-        RAW,
-        {
-            "uplink": {"no": "dev_eui"},
-            "values": [[1, 103, "hot"], [1, 250, 1], [2, 136, [1, 2]], "x", [3, 113, [1, 2, 3]]],
-            "switch_on": "yes",
-        },
-    )
-    assert broken.uplink is None
-    assert broken.switch_on is None
-    assert list(broken.values) == [(3, 113)]
-
-
-def test_settings_fall_back_on_malformed_options() -> None:
-    assert device_settings({RAW: "x"}, RAW).decoder == "none"
-    assert device_settings({RAW: {"decoder": "mystery"}}, RAW).decoder == "none"
-    bad_hex = {"downlink_port": 1, "payload_on": "zz", "payload_off": "00"}
-    assert device_settings({RAW: bad_hex}, RAW).downlink is None
-    good = {"downlink_port": 2, "payload_on": "01", "payload_off": "00", "confirmed": True}
-    downlink = device_settings({RAW: good}, RAW).downlink
-    assert downlink is not None
-    assert (downlink.port, downlink.payload_on, downlink.confirmed) == (2, b"\x01", True)

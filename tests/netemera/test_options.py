@@ -24,6 +24,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.iot_bridge.const import DOMAIN
+from custom_components.iot_bridge.netemera.settings import device_settings
 from simulators.netemera import NetemeraSimulator
 
 from .conftest import CLIMATE, LIGHT, RAW, RELAY, coordinator, entity_id, state_of, wait_for
@@ -310,3 +311,14 @@ async def test_stored_options_decode_from_the_first_packet(
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     assert state_of(hass, entity_registry, CLIMATE, "lpp_1_103") is not None
+
+
+def test_settings_fall_back_on_malformed_options() -> None:
+    assert device_settings({RAW: "x"}, RAW).decoder == "none"
+    assert device_settings({RAW: {"decoder": "mystery"}}, RAW).decoder == "none"
+    bad_hex = {"downlink_port": 1, "payload_on": "zz", "payload_off": "00"}
+    assert device_settings({RAW: bad_hex}, RAW).downlink is None
+    good = {"downlink_port": 2, "payload_on": "01", "payload_off": "00", "confirmed": True}
+    downlink = device_settings({RAW: good}, RAW).downlink
+    assert downlink is not None
+    assert (downlink.port, downlink.payload_on, downlink.confirmed) == (2, b"\x01", True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 import logging
 
+from aiohttp import web
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -12,6 +14,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.iot_bridge.api.backoff import Backoff
 from custom_components.iot_bridge.const import DOMAIN
 from simulators.netemera import NetemeraSimulator, format_time
 from tests.devices import find_device
@@ -155,7 +158,7 @@ async def test_drop_reconnects_with_last_event_id_and_loses_nothing(
 ) -> None:
     simulator.send_uplink(RAW)
     await wait_for(lambda: state_of(hass, entity_registry, RAW, "frame_counter") == "1")
-    last_id = coordinator(init_integration).last_event_id
+    last_id = coordinator(init_integration).data.last_event_id
     assert last_id is not None
     history = simulator.request_counts["history"]
     simulator.fail_next(1, 503, route="stream")  # the first reconnect fails too
@@ -181,7 +184,7 @@ async def test_refused_event_id_reconnects_without_it_and_catches_up(
     coord = coordinator(init_integration)
     simulator.send_uplink(RAW)
     await wait_for(lambda: state_of(hass, entity_registry, RAW, "frame_counter") == "1")
-    coord.last_event_id = "not-an-id"  # as if the server had forgotten ours
+    coord.data.last_event_id = "not-an-id"  # as if the server had forgotten ours
     simulator.drop_streams()
     await wait_for(lambda: simulator.open_streams == 0)
     simulator.send_uplink(LIGHT)  # only history can bring this one back
@@ -198,7 +201,7 @@ async def test_stream_without_any_id_catches_up_once_connected(
     entity_registry: er.EntityRegistry,
 ) -> None:
     # No packet yet, so no event id: a drop is bridged by history.
-    assert coordinator(init_integration).last_event_id is None
+    assert coordinator(init_integration).data.last_event_id is None
     simulator.drop_streams()
     await wait_for(lambda: simulator.open_streams == 0)
     simulator.send_uplink(RAW)
@@ -214,10 +217,11 @@ async def test_restart_restores_devices_and_catches_up_from_history(
     simulator.send_uplink(RAW)
     simulator.send_uplink(LIGHT)
     await wait_for(lambda: state_of(hass, entity_registry, LIGHT, "frame_counter") == "1")
-    stored_id = coordinator(init_integration).last_event_id
+    stored_id = coordinator(init_integration).data.last_event_id
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await hass.async_block_till_done()
-    assert simulator.open_streams == 0
+    # The server notices the closed connection on its next turn of the loop.
+    await wait_for(lambda: simulator.open_streams == 0)
     assert state_of(hass, entity_registry, RAW, "frame_counter") == STATE_UNAVAILABLE
 
     # Home Assistant is down: the raw device sends three times.
@@ -226,7 +230,7 @@ async def test_restart_restores_devices_and_catches_up_from_history(
     assert await hass.config_entries.async_setup(init_integration.entry_id)
     await hass.async_block_till_done()
     coord = coordinator(init_integration)
-    await wait_for(lambda: coord.connected)
+    await wait_for(lambda: coord.stream_connected)
     # History at set-up applied the three frames before the stream opened; the
     # stream then resumed from the stored event id and replayed them as repeats.
     assert coord.stats["catch_ups"] == 1
@@ -311,7 +315,9 @@ async def test_revoked_client_while_running_starts_reauth(
     assert state_of(hass, entity_registry, RAW, "frame_counter") == STATE_UNAVAILABLE
     # The task gave up: no reconnect storm with refused credentials.
     streams = simulator.request_counts["stream"]
-    await wait_for(coordinator(init_integration)._stream_task.done)  # type: ignore[union-attr]
+    task = coordinator(init_integration).stream_task
+    assert task is not None
+    await wait_for(task.done)
     assert simulator.request_counts["stream"] == streams
 
 
@@ -323,7 +329,7 @@ async def test_missing_permission_while_running_starts_reauth(
     await wait_for(hass.config_entries.flow.async_progress)
 
 
-async def test_unreachable_goes_unavailable_and_recovers(
+async def test_outage_keeps_values_for_the_grace_period_then_unavailable_and_recovers(
     hass: HomeAssistant,
     simulator: NetemeraSimulator,
     init_integration: MockConfigEntry,
@@ -331,17 +337,57 @@ async def test_unreachable_goes_unavailable_and_recovers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
+    coord = coordinator(init_integration)
+    coord.stream_grace = 0.5
     simulator.send_uplink(RAW)
     await wait_for(lambda: state_of(hass, entity_registry, RAW, "frame_counter") == "1")
-    simulator.fail_next(3, 502, route="stream")
+    streams = simulator.request_counts["stream"]
+    failures = 60
+    simulator.fail_next(failures, 502, route="stream")
     simulator.drop_streams()
+    # Reconnecting fails, but a short outage keeps the last values.
+    await wait_for(lambda: simulator.request_counts["stream"] > streams + 1)
+    assert state_of(hass, entity_registry, RAW, "frame_counter") == "1"
     await wait_for(
         lambda: state_of(hass, entity_registry, RAW, "frame_counter") == STATE_UNAVAILABLE
     )
     await wait_for(lambda: state_of(hass, entity_registry, RAW, "frame_counter") == "1")
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("has been down" in r.getMessage() for r in warnings) == 1
     assert caplog.text.count("Error requesting") == 1
-    assert caplog.text.count("uplink stream is back") == 1
-    assert simulator.request_counts["stream"] >= 5
+    assert caplog.text.count("stream is back") == 1
+    assert simulator.request_counts["stream"] >= streams + failures + 1
+
+
+async def test_stream_that_only_keeps_alive_backs_off(
+    hass: HomeAssistant,
+    simulator: NetemeraSimulator,
+    init_integration: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that accepts, sends one keep-alive and closes is not a healthy connection."""
+
+    async def keep_alive_and_close(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data:\n\n")
+        return response
+
+    coord = coordinator(init_integration)
+    assert coord.data.last_event_id is None  # so every attempt catches up from history
+    # Without jitter: reconnects after 0.05, 0.1, 0.2, 0.4, 0.8 s (1.55 s in all).
+    coord.backoff = Backoff(initial=0.05, maximum=60.0, jitter=False)
+    monkeypatch.setattr(simulator, "_stream", keep_alive_and_close)
+    streams = simulator.request_counts["stream"]
+    history = simulator.request_counts["history"]
+    simulator.drop_streams()
+    await asyncio.sleep(1.5)
+    attempts = simulator.request_counts["stream"] - streams
+    # Starting the backoff over after every keep-alive would reconnect every 0.05 s.
+    assert 3 <= attempts <= 6
+    assert simulator.request_counts["history"] - history <= attempts
+    # Well inside the grace period: the entities keep their values.
+    assert coord.last_update_success
 
 
 async def test_a_drop_alone_keeps_entities_available(
@@ -409,7 +455,7 @@ async def test_unload_stops_the_stream(
     hass: HomeAssistant, simulator: NetemeraSimulator, init_integration: MockConfigEntry
 ) -> None:
     assert simulator.open_streams == 1
-    task = coordinator(init_integration)._stream_task
+    task = coordinator(init_integration).stream_task
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await hass.async_block_till_done()
     assert task is not None

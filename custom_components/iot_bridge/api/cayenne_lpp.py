@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import ApiPayloadError
+
 type LppNumber = int | float
 type LppReading = LppNumber | tuple[LppNumber, ...]
 
 
-class LppDecodeError(ValueError):
-    """The payload is not valid Cayenne LPP (truncated or of an unknown type)."""
+class LppDecodeError(ApiPayloadError, ValueError):
+    """The payload is not valid Cayenne LPP (truncated or of an unknown type).
+
+    Still a ValueError, which it was before it joined the API errors.
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,14 @@ Tolerance rules (why a body is refused, or only part of it):
 * A measurement without a usable ``serial`` or ``measured_at`` cannot be
   applied (no device, no ordering against newer states): it is kept in
   ``MeasurementsMessage.rejected`` with its handle, so the server can still
-  answer for it.
+  answer for it. A ``measured_at`` that cannot be real (before 2000, more than a
+  day ahead, out of datetime's range; see ``timestamps``) is unusable too: it
+  would outrank every genuine reading, or overflow the first deadline computed
+  from it. The other measurements of the message are unaffected.
+* Optional times (``next_measurement_at``, the heartbeat's times) that cannot be
+  real read as None, like any optional field of the wrong type; intervals and
+  uptime are clamped (``MAX_INTERVAL``, ``MAX_UPTIME``) so that no deadline or
+  boot time computed from them can overflow.
 * A param with a missing channel, type or status, a duplicate channel, or an
   ``ok`` status with an unreadable value is recorded in
   ``Measurement.invalid_params``; the other params of that measurement stay.
@@ -29,13 +36,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from .errors import ApiPayloadError
-from .fields import as_float, as_int, as_list, as_mapping, as_str
+from .fields import as_bool, as_float, as_int, as_list, as_mapping, as_str
 from .http import decode_json
+from .timestamps import (
+    MAX_INTERVAL,
+    MAX_UPTIME,
+    InvalidTimestampError,
+    clamp_seconds,
+    parse_timestamp,
+    timestamp_or_none,
+)
 
 DEFAULT_MEASUREMENTS_PATH = "/api/v4/measurements"
 DEFAULT_HEARTBEAT_PATH = "/api/v4/gateways/heartbeat"
@@ -242,32 +257,6 @@ def build_measurements_reply(
     return {"Y": yes, "N": no}
 
 
-def parse_timestamp(value: Any) -> datetime | None:
-    """Read a gateway time as an aware UTC datetime, or None.
-
-    Measurements send ``"2024-10-12 15:28:21 UTC"``; the heartbeat sends Unix
-    seconds. ISO 8601 text is accepted too (naive text is taken as UTC).
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(" UTC"):
-            text = text.removesuffix(" UTC") + "+00:00"
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    seconds = as_float(value)
-    if seconds is None:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 def _parse_measurements(raw: Any) -> MeasurementsMessage:
     items = as_list(raw)
     if items is None:
@@ -295,11 +284,11 @@ def _parse_measurement(index: int, raw: Any) -> Measurement | RejectedMeasuremen
     serial = (as_str(item.get("serial")) or "").strip()
     if not serial:
         return RejectedMeasurement(index, handle, None, f"{where}: serial missing")
-    measured_at = parse_timestamp(item.get("measured_at"))
-    if measured_at is None:
-        return RejectedMeasurement(
-            index, handle, serial, f"{where}: measured_at missing or invalid"
-        )
+    try:
+        # Measurements send "2024-10-12 15:28:21 UTC"; Unix seconds are read too.
+        measured_at = parse_timestamp(item.get("measured_at"), epoch="s")
+    except InvalidTimestampError as err:
+        return RejectedMeasurement(index, handle, serial, f"{where}: measured_at {err.reason}")
     params, invalid = _parse_params(item.get("params"), where)
     battery = as_str(item.get("battery"))
     return Measurement(
@@ -308,8 +297,10 @@ def _parse_measurement(index: int, raw: Any) -> Measurement | RejectedMeasuremen
         battery=battery.strip().lower() if battery is not None else None,
         signal=as_int(item.get("signal")),
         measured_at=measured_at,
-        measurement_interval=as_int(item.get("measurement_interval")),
-        next_measurement_at=parse_timestamp(item.get("next_measurement_at")),
+        measurement_interval=clamp_seconds(
+            as_int(item.get("measurement_interval")), maximum=MAX_INTERVAL
+        ),
+        next_measurement_at=timestamp_or_none(item.get("next_measurement_at"), epoch="s"),
         params=params,
         invalid_params=invalid,
     )
@@ -378,17 +369,14 @@ def _parse_heartbeat(root: Mapping[str, Any]) -> HeartbeatMessage:
         name=as_str(root.get("name")),
         model=as_str(root.get("model")),
         software_version=as_str(root.get("software_version")),
-        current_time=parse_timestamp(root.get("current_time")),
-        uptime=as_int(root.get("uptime")),
+        # The heartbeat sends Unix seconds.
+        current_time=timestamp_or_none(root.get("current_time"), epoch="s"),
+        uptime=clamp_seconds(as_int(root.get("uptime")), maximum=MAX_UPTIME),
         mac=as_str(root.get("mac")),
         sensors_number=sensors,
         loggers_in_range=as_int(sensors.partition("/")[0]) if sensors is not None else None,
-        next_communication_at=parse_timestamp(root.get("next_communication_at")),
-        is_usb_connected=_as_bool(power.get("is_usb_connected")),
-        is_charging=_as_bool(power.get("is_charging")),
+        next_communication_at=timestamp_or_none(root.get("next_communication_at"), epoch="s"),
+        is_usb_connected=as_bool(power.get("is_usb_connected")),
+        is_charging=as_bool(power.get("is_charging")),
         battery_level=as_int(power.get("battery_level")),
     )
-
-
-def _as_bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None

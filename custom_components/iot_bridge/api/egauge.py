@@ -22,6 +22,9 @@ from yarl import URL
 from .errors import ApiAuthError, ApiError, ApiPayloadError
 from .fields import as_float, as_int, as_list, as_mapping, as_str
 from .http import decode_json, raise_for_status, request
+from .log_once import LogOnce
+from .timestamps import InvalidTimestampError, check_epoch
+from .urls import base_url, parse_url, strip_path_suffix
 
 __all__ = [
     "REGISTER_TYPES",
@@ -131,34 +134,12 @@ class EgaugeIdentity:
 def normalize_url(text: str) -> str:
     """Turn what a user typed into the meter's base URL (no trailing slash or ``/api``).
 
-    A bare host gets ``https://``. Raises ValueError for anything that is not an
-    http(s) URL with a valid host and port.
+    A bare host gets ``https://``; a query or fragment is dropped. Raises
+    ValueError for anything that is not an http(s) URL with a valid host and port,
+    or that carries credentials.
     """
-    text = text.strip()
-    if not text:
-        raise ValueError("URL is empty")
-    if any(ch.isspace() for ch in text):
-        raise ValueError("URL must not contain spaces")
-    if "://" not in text:
-        text = f"https://{text}"
-    try:
-        url = URL(text)
-        port = url.explicit_port
-    except ValueError as err:
-        raise ValueError(f"not a URL: {text!r}") from err
-    if url.scheme not in ("http", "https"):
-        raise ValueError(f"not an http(s) URL: {text!r}")
-    if not url.host or not _HOST_RE.match(url.host):
-        raise ValueError(f"no valid host in {text!r}")
-    if port == 0:
-        raise ValueError(f"bad port in {text!r}")
-    if url.user or url.password:
-        raise ValueError("URL must not carry credentials")
-    path = url.path.rstrip("/")
-    if path.lower().endswith("/api"):
-        path = path[: -len("/api")]
-    base = url.with_query(None).with_fragment(None).with_path(path or "/")
-    return str(base).rstrip("/")
+    url = parse_url(text, default_scheme="https", host_pattern=_HOST_RE, query="drop")
+    return base_url(url, strip_path_suffix(url.path, "/api", ignore_case=True))
 
 
 def _md5(text: str) -> str:
@@ -187,21 +168,42 @@ def _object(text: str, what: str) -> Mapping[str, Any]:
     return body
 
 
-def parse_readings(body: Mapping[str, Any]) -> EgaugeReading:
-    """Parse a ``/api/register`` body; only an unusable ``registers`` list is an error."""
+def _meter_time(value: Any, log_once: LogOnce) -> float | None:
+    """The meter's Unix time, None when missing or not believable (its clock is then wrong)."""
+    seconds = as_float(value)
+    if seconds is None:
+        return None
+    try:
+        return check_epoch(seconds)
+    except InvalidTimestampError as err:
+        log_once.warning("eGauge meter time refused: %s", err, kind="clock")
+        return None
+
+
+def parse_readings(body: Mapping[str, Any], log_once: LogOnce | None = None) -> EgaugeReading:
+    """Parse a ``/api/register`` body; only an unusable ``registers`` list is an error.
+
+    A meter repeats a problem on every poll: pass the client's ``log_once`` to
+    warn about each once per meter (without one, every call warns).
+    """
+    log_once = log_once or LogOnce(_LOGGER)
     entries = as_list(body.get("registers"))
     if entries is None:
         raise ApiPayloadError("register: no registers list")
     first = as_mapping((as_list(body.get("ranges")) or [None])[0])
-    timestamp = as_float(first.get("ts")) if first else None
+    timestamp = _meter_time(first.get("ts"), log_once) if first else None
     if timestamp is None:
-        timestamp = as_float(body.get("ts"))
+        timestamp = _meter_time(body.get("ts"), log_once)
     rows = as_list(first.get("rows")) if first else None
     row = as_list(rows[0]) if rows else None
     if row is not None and len(row) != len(entries):
         # Columns follow the registers list; if the lengths differ we cannot tell which is which.
-        _LOGGER.warning(
-            "eGauge register row has %d values for %d registers", len(row), len(entries)
+        log_once.warning(
+            "eGauge register row has %d values for %d registers",
+            len(row),
+            len(entries),
+            kind="row_length",
+            key=(len(row), len(entries)),
         )
         row = None
     registers: dict[str, EgaugeRegister] = {}
@@ -227,8 +229,14 @@ def parse_readings(body: Mapping[str, Any]) -> EgaugeReading:
     return EgaugeReading(timestamp=timestamp, registers=registers)
 
 
-def parse_history(body: Mapping[str, Any]) -> list[tuple[float, dict[str, int]]]:
-    """Parse the rows of a ``time=start:step:end`` answer into oldest-first counters."""
+def parse_history(
+    body: Mapping[str, Any], log_once: LogOnce | None = None
+) -> list[tuple[float, dict[str, int]]]:
+    """Parse the rows of a ``time=start:step:end`` answer into oldest-first counters.
+
+    Rows at times that cannot be real are skipped.
+    """
+    log_once = log_once or LogOnce(_LOGGER)
     entries = as_list(body.get("registers"))
     ranges = as_list(body.get("ranges"))
     if entries is None or ranges is None:
@@ -239,20 +247,21 @@ def parse_history(body: Mapping[str, Any]) -> list[tuple[float, dict[str, int]]]
         block = as_mapping(raw_range)
         if block is None:
             continue
-        newest, delta = as_float(block.get("ts")), as_float(block.get("delta"))
+        newest, delta = _meter_time(block.get("ts"), log_once), as_float(block.get("delta"))
         rows = as_list(block.get("rows"))
         if newest is None or delta is None or rows is None:
             continue
         for position, raw_row in enumerate(rows):
             row = as_list(raw_row)
-            if row is None or len(row) != len(names):
+            moment = _meter_time(newest - position * delta, log_once)
+            if row is None or len(row) != len(names) or moment is None:
                 continue
             counters = {
                 name: value
                 for name, cell in zip(names, row, strict=True)
                 if name is not None and (value := as_int(cell)) is not None
             }
-            result.append((newest - position * delta, counters))
+            result.append((moment, counters))
     result.sort(key=lambda item: item[0])
     return result
 
@@ -272,6 +281,7 @@ class EgaugeClient:
         self._username = username
         self._password = password
         self._token: str | None = None
+        self._log_once = LogOnce(_LOGGER)
         self.requests_sent = 0
 
     @property
@@ -391,7 +401,7 @@ class EgaugeClient:
 
     async def get_readings(self) -> EgaugeReading:
         """Every register's rate and counter in one request (three around token expiry)."""
-        return parse_readings(await self._get_object(READINGS_PATH, "register"))
+        return parse_readings(await self._get_object(READINGS_PATH, "register"), self._log_once)
 
     async def get_history(
         self, start: float, end: float, step: int
@@ -401,7 +411,7 @@ class EgaugeClient:
         Returns ``(timestamp, {register name: raw counter})`` rows, oldest first.
         """
         path = f"/api/register?time={int(start)}:{int(step)}:{int(end)}"
-        return parse_history(await self._get_object(path, "history"))
+        return parse_history(await self._get_object(path, "history"), self._log_once)
 
     async def close(self) -> None:
         """Revoke the token if we hold one; failures are ignored."""

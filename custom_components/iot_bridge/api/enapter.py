@@ -35,6 +35,8 @@ from .errors import (
 )
 from .fields import as_float, as_list, as_mapping, as_str
 from .http import decode_json, parse_retry_after, request
+from .timestamps import InvalidTimestampError, check_epoch
+from .urls import base_url, parse_url, strip_path_suffix
 
 __all__ = [
     "DEFAULT_CLOUD_URL",
@@ -125,8 +127,7 @@ def normalize_url(text: str) -> str:
     text = text.strip()
     if not text:
         return DEFAULT_CLOUD_URL
-    if any(ch.isspace() for ch in text):
-        raise ValueError("URL must not contain spaces")
+    default_scheme = None
     bare_gateway = False
     if "://" not in text:
         host_part = text.split("/", 1)[0]
@@ -134,21 +135,12 @@ def normalize_url(text: str) -> str:
             raise ValueError(f"not a host name: {text!r}")
         cloud = host_part.lower() == CLOUD_HOST
         bare_gateway = not cloud
-        text = f"{'https' if cloud else 'http'}://{text}"
-    try:
-        url = URL(text)
-    except ValueError as err:
-        raise ValueError(f"not a URL: {text!r}") from err
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"not an http(s) URL: {text!r}")
-    if url.query_string or url.fragment or url.user or url.password:
-        raise ValueError("URL must not carry a query, fragment or credentials")
-    path = url.path.rstrip("/")
-    if path.endswith("/v3"):
-        path = path[: -len("/v3")]
+        default_scheme = "https" if cloud else "http"
+    url = parse_url(text, default_scheme=default_scheme, query="refuse")
+    path = strip_path_suffix(url.path, "/v3")
     if not path and bare_gateway:
         path = "/api"
-    return str(url.with_path(path or "/")).rstrip("/")
+    return base_url(url, path)
 
 
 def _error_messages(text: str) -> str:
@@ -223,6 +215,17 @@ def _parse_device(raw: Any) -> EnapterDevice | None:
     )
 
 
+def _datapoint_time(value: Any) -> float | None:
+    """A datapoint's Unix time; an impossible one counts as "no recent value" (None)."""
+    seconds = as_float(value)
+    if seconds is None:
+        return None
+    try:
+        return check_epoch(seconds)
+    except InvalidTimestampError:
+        return None
+
+
 def _parse_latest(body: Any) -> dict[str, dict[str, TelemetryPoint]]:
     telemetry = as_mapping((as_mapping(body) or {}).get("telemetry"))
     if telemetry is None:
@@ -238,7 +241,7 @@ def _parse_latest(body: Any) -> dict[str, dict[str, TelemetryPoint]]:
             if point is None:
                 continue
             parsed[str(attribute)] = TelemetryPoint(
-                timestamp=as_float(point.get("timestamp")), value=point.get("value")
+                timestamp=_datapoint_time(point.get("timestamp")), value=point.get("value")
             )
         result[str(device_id)] = parsed
     return result

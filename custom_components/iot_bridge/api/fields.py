@@ -11,14 +11,14 @@ def as_float(value: Any) -> float | None:
     """Return a finite float from a number or numeric string, else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, (int, float)):
+            result = float(value)
+        elif isinstance(value, str):
             result = float(value.strip())
-        except ValueError:
+        else:
             return None
-    else:
+    except (ValueError, OverflowError):  # OverflowError: an int beyond any float (10**400)
         return None
     return result if math.isfinite(result) else None
 
@@ -52,3 +52,8 @@ def as_mapping(value: Any) -> Mapping[str, Any] | None:
 def as_list(value: Any) -> list[Any] | None:
     """Return the value if it is a JSON array, else None."""
     return value if isinstance(value, list) else None
+
+
+def as_bool(value: Any) -> bool | None:
+    """Return the value if it is a JSON boolean, else None (no truthiness guessing)."""
+    return value if isinstance(value, bool) else None

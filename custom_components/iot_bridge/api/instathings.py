@@ -14,7 +14,6 @@ import base64
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 import json
 import logging
-import math
 import time
 from typing import Any
 from urllib.parse import quote
@@ -23,7 +22,7 @@ import aiohttp
 from yarl import URL
 
 from .errors import ApiAuthError, ApiCommandError, ApiConnectionError, ApiPayloadError
-from .fields import as_float, as_int, as_list, as_mapping, as_str
+from .fields import as_float, as_int, as_list, as_mapping
 from .http import decode_json, raise_for_status, request
 from .instathings_events import (
     BadMessage,
@@ -41,6 +40,9 @@ from .instathings_events import (
     parse_record,
     parse_type,
 )
+from .log_once import LogOnce
+from .oauth import ClientCredentials, TokenEndpoint, status_is
+from .urls import parse_url
 
 __all__ = [
     "DEFAULT_WEBSOCKET_URL",
@@ -57,12 +59,16 @@ __all__ = [
     "UnknownEvent",
     "default_api_url",
     "jwt_claims",
+    "normalize_api_url",
+    "normalize_websocket_url",
     "parse_event",
 ]
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_WEBSOCKET_URL = "wss://wss.instathings.io"
+API_SCHEMES = frozenset({"http", "https"})
+WEBSOCKET_SCHEMES = frozenset({"ws", "wss", "http", "https"})
 AUTH_PATH = "/authentication/v1/oauth/token"
 # Refresh this long before ``exp`` (at most half the lifetime) so no request leaves
 # with a token that expires in flight.
@@ -71,6 +77,9 @@ PER_PAGE = 100  # the documented maximum of perPage
 MAX_PAGES = 100
 WS_CONNECT_TIMEOUT = 30.0
 DEFAULT_WS_HEARTBEAT = 60.0
+# Events are JSON documents of a few KiB (a gateway with its sub-devices at most);
+# aiohttp's default of 4 MiB per message would let one broken frame take that much.
+MAX_WS_MESSAGE = 1024 * 1024
 EXCERPT_CHARS = 200
 _COMMAND_REFUSED = (400, 404, 405, 409, 422)
 
@@ -78,6 +87,26 @@ _COMMAND_REFUSED = (400, 404, 405, 409, 422)
 def default_api_url(project: str) -> str:
     """Return the documented REST base URL of a project."""
     return f"https://{project}.instathings.io"
+
+
+def normalize_api_url(text: str) -> str:
+    """Check an overriding REST base URL (http or https); trailing slashes are dropped.
+
+    Raises ValueError when it is not such a URL.
+    """
+    text = text.strip()
+    parse_url(text, schemes=API_SCHEMES, query="keep", allow_credentials=True)
+    return text.rstrip("/")
+
+
+def normalize_websocket_url(text: str) -> str:
+    """Check an overriding websocket URL (ws, wss, or http(s) for a proxy); kept as typed.
+
+    Raises ValueError when it is not such a URL.
+    """
+    text = text.strip()
+    parse_url(text, schemes=WEBSOCKET_SCHEMES, query="keep", allow_credentials=True)
+    return text
 
 
 def jwt_claims(token: str) -> Mapping[str, Any] | None:
@@ -89,7 +118,8 @@ def jwt_claims(token: str) -> Mapping[str, Any] | None:
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
         return as_mapping(json.loads(raw))
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+    # binascii.Error and UnicodeDecodeError are ValueErrors; deep nesting is a RecursionError.
+    except (ValueError, RecursionError):
         return None
 
 
@@ -118,7 +148,7 @@ class InstathingsClient:
     ``websocket_url`` the event endpoint (``DEFAULT_WEBSOCKET_URL`` normally).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - Home Assistant's vendor packages call it positionally
         self,
         session: aiohttp.ClientSession,
         api_url: str,
@@ -134,12 +164,25 @@ class InstathingsClient:
         self._api_url = api_url.rstrip("/")
         self._ws_url = websocket_url
         self._project = project
-        self._credentials = {"clientId": client_id, "clientSecret": client_secret}
+        self._auth = ClientCredentials(
+            session,
+            TokenEndpoint(
+                url=self._api_url + AUTH_PATH,
+                json_body={"clientId": client_id, "clientSecret": client_secret},
+                refused=lambda status, _text: status in (400, 401),
+                lifetime=lambda token, _body: _token_lifetime(token),
+                early_refresh=TOKEN_EARLY_REFRESH,
+                max_early_fraction=0.5,
+            ),
+        )
         self._ws_heartbeat = ws_heartbeat
-        self._token: str | None = None
-        self._token_deadline = 0.0
-        self._token_lock = asyncio.Lock()
-        self.requests_sent = 0
+        self._log_once = LogOnce(_LOGGER)
+        self._sent = 0
+
+    @property
+    def requests_sent(self) -> int:
+        """Every HTTP request and websocket handshake made, token requests included."""
+        return self._sent + self._auth.requests_sent
 
     @property
     def project(self) -> str:
@@ -150,43 +193,7 @@ class InstathingsClient:
 
     async def access_token(self) -> str:
         """Return a valid access token, fetching one when none is cached or it nears ``exp``."""
-        return await self._get_token()
-
-    async def _get_token(self, stale: str | None = None) -> str:
-        async with self._token_lock:
-            # Another caller may already have replaced the refused token.
-            if (
-                self._token is not None
-                and self._token != stale
-                and time.monotonic() < self._token_deadline
-            ):
-                return self._token
-            self._token = None
-            self.requests_sent += 1
-            status, headers, text = await request(
-                self._session,
-                "POST",
-                self._api_url + AUTH_PATH,
-                what="token",
-                headers={"Accept": "application/json"},
-                json_body=self._credentials,
-            )
-            if status in (400, 401):
-                raise ApiAuthError(f"token: HTTP {status}: client credentials refused")
-            raise_for_status(status, headers, text, "token")
-            body = as_mapping(decode_json(text, "token"))
-            token = as_str(body.get("access_token")) if body is not None else None
-            if not token:
-                raise ApiPayloadError("token: answer has no access_token")
-            lifetime = _token_lifetime(token)
-            if lifetime is None:
-                # No readable exp: reuse the token until the server answers 401.
-                self._token_deadline = math.inf
-            else:
-                early = min(TOKEN_EARLY_REFRESH, lifetime / 2)
-                self._token_deadline = time.monotonic() + lifetime - early
-            self._token = token
-            return token
+        return await self._auth.token()
 
     async def _send(
         self,
@@ -199,7 +206,7 @@ class InstathingsClient:
         json_body: Any,
         headers: Mapping[str, str] | None,
     ) -> tuple[int, Mapping[str, str], str]:
-        self.requests_sent += 1
+        self._sent += 1
         return await request(
             self._session,
             method,
@@ -225,13 +232,13 @@ class InstathingsClient:
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Mapping[str, str], str]:
         """Send an authorized request; on 401 fetch a new token and retry once."""
-        token = await self._get_token()
-        args = {"what": what, "params": params, "json_body": json_body, "headers": headers}
-        status, resp_headers, text = await self._send(method, path, token, **args)
-        if status == 401:
-            token = await self._get_token(stale=token)
-            status, resp_headers, text = await self._send(method, path, token, **args)
-        return status, resp_headers, text
+
+        async def attempt(token: str) -> tuple[int, Mapping[str, str], str]:
+            return await self._send(
+                method, path, token, what=what, params=params, json_body=json_body, headers=headers
+            )
+
+        return await self._auth.call(attempt, refused=status_is(401))
 
     async def _get_json(
         self, path: str, *, what: str, params: Mapping[str, str] | None = None
@@ -323,7 +330,14 @@ class InstathingsClient:
             if not items or (fetched >= total if total is not None else len(items) < PER_PAGE):
                 break
         else:
-            _LOGGER.warning("Data of %s exceeds %d pages; catch-up is partial", device_id, page)
+            # Every reconnect catches up again: say it once per device, not per drop.
+            self._log_once.warning(
+                "Data of %s exceeds %d pages; catch-up is partial",
+                device_id,
+                page,
+                kind="partial_catch_up",
+                key=device_id,
+            )
         result.sort(key=lambda record: record.ts)
         return result
 
@@ -396,8 +410,17 @@ class InstathingsClient:
                     else:
                         yield parse_event(text)
                 elif msg.type is aiohttp.WSMsgType.ERROR:
-                    error = type(ws.exception()).__name__
-                    raise ApiConnectionError(f"websocket: connection failed ({error})")
+                    error = msg.data if isinstance(msg.data, BaseException) else ws.exception()
+                    if (
+                        isinstance(error, aiohttp.WebSocketError)
+                        and error.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+                    ):
+                        raise ApiPayloadError(
+                            f"websocket: message larger than {MAX_WS_MESSAGE} bytes"
+                        )
+                    raise ApiConnectionError(
+                        f"websocket: connection failed ({type(error).__name__})"
+                    )
                 elif msg.type in (
                     aiohttp.WSMsgType.CLOSE,
                     aiohttp.WSMsgType.CLOSING,
@@ -412,12 +435,14 @@ class InstathingsClient:
     ) -> tuple[aiohttp.ClientWebSocketResponse | None, int, Mapping[str, str]]:
         """Try one handshake; return the socket, or None with the refusal's status."""
         url = URL(self._ws_url).update_query(project=self._project, access_token=token)
-        self.requests_sent += 1
+        self._sent += 1
         # Error texts from aiohttp quote the URL, which holds the token: never pass
         # them on, and cut the exception chain (``from None``).
         try:
             async with asyncio.timeout(WS_CONNECT_TIMEOUT):
-                ws = await self._session.ws_connect(url, heartbeat=self._ws_heartbeat)
+                ws = await self._session.ws_connect(
+                    url, heartbeat=self._ws_heartbeat, max_msg_size=MAX_WS_MESSAGE
+                )
         except aiohttp.WSServerHandshakeError as err:
             return None, err.status, err.headers or {}
         except TimeoutError:
@@ -427,13 +452,11 @@ class InstathingsClient:
         return ws, 101, {}
 
     async def _connect_ws(self) -> aiohttp.ClientWebSocketResponse:
-        token = await self._get_token()
-        ws, status, headers = await self._open_ws(token)
         # A gateway-style authorizer may answer 403 for an expired token, so both
         # refusals earn one retry with a fresh token.
-        if ws is None and status in (401, 403):
-            token = await self._get_token(stale=token)
-            ws, status, headers = await self._open_ws(token)
+        ws, status, headers = await self._auth.call(
+            self._open_ws, refused=lambda outcome: outcome[0] is None and outcome[1] in (401, 403)
+        )
         if ws is not None:
             return ws
         if status in (401, 403):

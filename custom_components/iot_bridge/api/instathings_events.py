@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 import json
 from typing import Any
 
-from .fields import as_float, as_list, as_mapping, as_str
+from .fields import as_bool, as_float, as_list, as_mapping, as_str
+from .timestamps import InvalidTimestampError, check_epoch, epoch_ms, parse_iso
 
 EXCERPT_CHARS = 200
 
@@ -126,10 +126,6 @@ type InstathingsEvent = (
 )
 
 
-def _as_bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
 def _ids(value: Any) -> tuple[str, ...]:
     """Read ``subDevices``/``protocols``: a list of ids, or of objects carrying ``id``."""
     result: list[str] = []
@@ -142,20 +138,19 @@ def _ids(value: Any) -> tuple[str, ...]:
 
 
 def parse_timestamp_ms(value: Any) -> int | None:
-    """Read a millisecond timestamp; ISO strings (the on-premise form) are accepted too."""
-    number = as_float(value)
-    if number is not None:
-        return int(number)
-    text = as_str(value)
-    if not text:
-        return None
+    """Read a millisecond timestamp (number or numeric text; ISO text on premise).
+
+    None when missing or not believable (see ``timestamps``): a record at such a
+    time cannot be ordered against the others.
+    """
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        number = as_float(value)
+        if number is not None:
+            return int(check_epoch(number, "ms"))
+        text = as_str(value)
+        return epoch_ms(parse_iso(text)) if text else None
+    except InvalidTimestampError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def parse_device(raw: Any) -> InstathingsDevice | None:
@@ -184,7 +179,7 @@ def parse_device(raw: Any) -> InstathingsDevice | None:
         software_version=versions.get("gate"),
         versions=versions,
         connected=connected,
-        is_virtual=_as_bool(doc.get("isVirtual")),
+        is_virtual=as_bool(doc.get("isVirtual")),
         env=as_str(doc.get("env")),
         project_id=as_str(doc.get("projectId")),
         protocols=_ids(doc.get("protocols")),
@@ -245,7 +240,7 @@ def parse_event(text: str) -> InstathingsEvent:
     """Turn one websocket text message into an event; never raises."""
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting must not escape as RecursionError
         return BadMessage("message is not JSON", _excerpt(text))
     body = as_mapping(message)
     action = as_str(body.get("action")) if body is not None else None

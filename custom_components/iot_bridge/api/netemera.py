@@ -7,7 +7,6 @@ vendor-docs/netemera-lorawan-api-v3.md.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -16,22 +15,23 @@ import json
 import logging
 import math
 import re
-import time
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
 from .errors import (
-    ApiAuthError,
     ApiCommandError,
     ApiConnectionError,
     ApiForbiddenError,
     ApiPayloadError,
 )
-from .fields import as_float, as_int, as_list, as_mapping, as_str
+from .fields import as_bool, as_float, as_int, as_list, as_mapping, as_str
 from .http import decode_json, raise_for_status, request
+from .oauth import ClientCredentials, TokenEndpoint, expires_in, status_is
 from .sse import SseError, SseEvent, SseParser
+from .timestamps import InvalidTimestampError, parse_timestamp
+from .urls import parse_url
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -117,22 +117,6 @@ def _or_floor(value: float | None) -> float:
     return -math.inf if value is None else value
 
 
-def _as_bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def _parse_time(value: Any) -> datetime | None:
-    text = as_str(value)
-    if text is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    # The API speaks UTC; a missing offset still means UTC.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _parse_gateway(raw: Any) -> GatewayInfo | None:
     data = as_mapping(raw)
     if data is None:
@@ -143,13 +127,25 @@ def _parse_gateway(raw: Any) -> GatewayInfo | None:
 
 
 def parse_uplink(raw: Any, event_id: str | None = None) -> Uplink:
-    """Read one Uplink Packet object; raise ApiPayloadError if it has no dev_eui."""
+    """Read one Uplink Packet object.
+
+    Raises ApiPayloadError without a dev_eui, and InvalidTimestampError (one) when
+    ``recv_time`` is present but cannot be real: such an uplink would outrank every
+    genuine one in "newest wins" rules and move the history cursor out of range.
+    A missing ``recv_time`` reads as None.
+    """
     data = as_mapping(raw)
     if data is None:
         raise ApiPayloadError("uplink is not a JSON object")
     dev_eui = as_str(data.get("dev_eui"))
     if not dev_eui:
         raise ApiPayloadError("uplink has no dev_eui")
+    raw_time = data.get("recv_time")
+    try:
+        # The API speaks UTC; a missing offset still means UTC.
+        recv_time = None if raw_time is None else parse_timestamp(raw_time)
+    except InvalidTimestampError as err:
+        raise InvalidTimestampError(err.reason, raw_time, "recv_time") from None
     payload_hex = as_str(data.get("frm_payload"))
     payload: bytes | None = None
     if payload_hex is not None:
@@ -166,11 +162,11 @@ def parse_uplink(raw: Any, event_id: str | None = None) -> Uplink:
         f_port=as_int(data.get("f_port")),
         payload=payload,
         payload_hex=payload_hex,
-        recv_time=_parse_time(data.get("recv_time")),
+        recv_time=recv_time,
         data_rate=as_int(data.get("data_rate")),
         frequency=as_float(data.get("ul_freq")),
-        ack=_as_bool(data.get("ack")),
-        adr=_as_bool(data.get("adr")),
+        ack=as_bool(data.get("ack")),
+        adr=as_bool(data.get("adr")),
         gateways=gateways,
         event_id=event_id,
     )
@@ -196,6 +192,16 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def normalize_url(text: str) -> str:
+    """Trim an http(s) URL's whitespace and trailing slashes; ValueError if it is none.
+
+    The rest stays as typed: entries store this text and derive their unique id from it.
+    """
+    url = text.strip().rstrip("/")
+    parse_url(url, query="keep", allow_credentials=True)
+    return url
+
+
 def _token_url(auth_url: str) -> str:
     base = auth_url.rstrip("/")
     # Accept either the server's base URL or the full token endpoint.
@@ -219,7 +225,7 @@ class NetemeraClient:
     token ``audience``.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - Home Assistant's vendor packages call it positionally
         self,
         session: aiohttp.ClientSession,
         auth_url: str,
@@ -232,15 +238,29 @@ class NetemeraClient:
     ) -> None:
         """Store the connection details; nothing is sent until the first call."""
         self._session = session
-        self._token_url = _token_url(auth_url)
         self._api_url = api_url.rstrip("/")
-        self._basic = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        self._auth = ClientCredentials(
+            session,
+            TokenEndpoint(
+                url=_token_url(auth_url),
+                headers={"Authorization": f"Basic {basic}"},
+                # The documented request: grant and audience as query parameters.
+                params={"grant_type": "client_credentials", "audience": self._api_url},
+                refused=_credentials_refused,
+                lifetime=expires_in(DEFAULT_TOKEN_LIFETIME),
+                early_refresh=TOKEN_EARLY_REFRESH,
+                max_early_fraction=0.1,
+            ),
+        )
         self._application_id = application_id
         self._stream_idle_timeout = stream_idle_timeout
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self._token_lock = asyncio.Lock()
-        self.requests_sent = 0
+        self._sent = 0
+
+    @property
+    def requests_sent(self) -> int:
+        """Every HTTP request made, token requests included."""
+        return self._sent + self._auth.requests_sent
 
     @property
     def application_id(self) -> str:
@@ -256,43 +276,7 @@ class NetemeraClient:
         403 here usually means the API URL (the token audience) is wrong, while a
         403/405 from the API means the client lacks a permission.
         """
-        await self._get_token()
-
-    async def _get_token(self, stale: str | None = None) -> str:
-        """Return a valid access token, fetching one if none is cached or ``stale`` was refused."""
-        async with self._token_lock:
-            # Another caller may already have replaced the refused token.
-            if (
-                self._token is not None
-                and self._token != stale
-                and time.monotonic() < self._token_expires
-            ):
-                return self._token
-            self._token = None
-            self.requests_sent += 1
-            status, headers, text = await request(
-                self._session,
-                "POST",
-                self._token_url,
-                what="token",
-                headers={"Authorization": self._basic, "Accept": "application/json"},
-                params={"grant_type": "client_credentials", "audience": self._api_url},
-            )
-            if status == 401 or (status == 400 and _oauth_error(text) in _OAUTH_BAD_CLIENT):
-                raise ApiAuthError(f"token: HTTP {status}: client credentials refused")
-            raise_for_status(status, headers, text, "token")
-            body = as_mapping(decode_json(text, "token"))
-            token = as_str(body.get("access_token")) if body else None
-            if not token or body is None:
-                raise ApiPayloadError("token: answer has no access_token")
-            lifetime = as_float(body.get("expires_in"))
-            if lifetime is None or lifetime <= 0:
-                lifetime = DEFAULT_TOKEN_LIFETIME
-            self._token = token
-            self._token_expires = (
-                time.monotonic() + lifetime - min(TOKEN_EARLY_REFRESH, lifetime / 10)
-            )
-            return token
+        await self._auth.token()
 
     async def _send(
         self,
@@ -304,7 +288,7 @@ class NetemeraClient:
         params: Mapping[str, str] | None,
         json_body: Any,
     ) -> tuple[int, Mapping[str, str], str]:
-        self.requests_sent += 1
+        self._sent += 1
         return await request(
             self._session,
             method,
@@ -325,15 +309,13 @@ class NetemeraClient:
         json_body: Any = None,
     ) -> tuple[int, Mapping[str, str], str]:
         """Send an authorized request; on 401 fetch a new token and retry once."""
-        token = await self._get_token()
-        status, headers, text = await self._send(
-            method, path, token, what=what, params=params, json_body=json_body
-        )
-        if status == 401:
-            token = await self._get_token(stale=token)
-            status, headers, text = await self._send(
+
+        async def attempt(token: str) -> tuple[int, Mapping[str, str], str]:
+            return await self._send(
                 method, path, token, what=what, params=params, json_body=json_body
             )
+
+        status, headers, text = await self._auth.call(attempt, refused=status_is(401))
         if status in _FORBIDDEN:
             raise ApiForbiddenError(f"{what}: HTTP {status}: missing permissions")
         return status, headers, text
@@ -434,7 +416,7 @@ class NetemeraClient:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=20, sock_read=self._stream_idle_timeout
         )
-        self.requests_sent += 1
+        self._sent += 1
         try:
             return await self._session.get(url, headers=headers, timeout=timeout)
         except TimeoutError as err:
@@ -443,12 +425,11 @@ class NetemeraClient:
             raise ApiConnectionError(f"uplink stream: {err}") from err
 
     async def _connect_stream(self, last_event_id: str | None) -> aiohttp.ClientResponse:
-        token = await self._get_token()
-        resp = await self._open_stream(token, last_event_id)
-        if resp.status == 401:
-            resp.close()
-            token = await self._get_token(stale=token)
-            resp = await self._open_stream(token, last_event_id)
+        resp = await self._auth.call(
+            lambda token: self._open_stream(token, last_event_id),
+            refused=lambda resp: resp.status == 401,
+            release=lambda resp: resp.close(),
+        )
         if resp.status == 200:
             content_type = resp.headers.get("Content-Type", "")
             if content_type.lower().startswith("text/event-stream"):
@@ -500,9 +481,13 @@ class NetemeraClient:
 def _oauth_error(text: str) -> str | None:
     try:
         body = as_mapping(json.loads(text))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return as_str(body.get("error")) if body else None
+
+
+def _credentials_refused(status: int, text: str) -> bool:
+    return status == 401 or (status == 400 and _oauth_error(text) in _OAUTH_BAD_CLIENT)
 
 
 def _stream_item(event: SseEvent) -> StreamItem | None:

@@ -2,6 +2,10 @@
 
 Feed it chunks of bytes (or already decoded text) as they arrive; it returns the
 events that became complete. It knows nothing about HTTP or about any vendor.
+
+Work is linear in the input however it is chunked: each chunk is scanned once,
+and an unfinished line is kept as a list of pieces joined once when it ends (a
+server sending a long line one byte at a time must not cost quadratic time).
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 import re
+
+from .errors import ApiPayloadError
 
 # Generous for JSON uplinks (a few hundred bytes each) yet small enough that a
 # hostile or broken server cannot make us buffer without bound.
@@ -19,8 +25,11 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 _BOM = "\ufeff"
 
 
-class SseError(ValueError):
-    """The stream broke a size guard; the connection should be dropped."""
+class SseError(ApiPayloadError, ValueError):
+    """The stream broke a size guard; the connection should be dropped.
+
+    Still a ValueError, which it was before it joined the API errors.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +57,9 @@ class SseParser:
         self._max_line = max_line
         self._max_event = max_event
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        # The unfinished line: pieces from earlier chunks and their total length.
+        self._pending: list[str] = []
+        self._pending_size = 0
         self._started = False
         # A chunk ended in CR: a LF opening the next chunk belongs to the same line end.
         self._skip_lf = False
@@ -71,22 +82,29 @@ class SseParser:
         if self._skip_lf and text.startswith("\n"):
             text = text[1:]
         self._skip_lf = False
-        self._buffer += text
         events: list[SseEvent] = []
-        start = 0
-        for match in _LINE_END.finditer(self._buffer):
-            line = self._buffer[start : match.start()]
-            start = match.end()
+        position = 0
+        while (match := _LINE_END.search(text, position)) is not None:
+            line = text[position : match.start()]
+            if self._pending:
+                self._pending.append(line)
+                line = "".join(self._pending)
+                self._pending.clear()
+                self._pending_size = 0
             if len(line) > self._max_line:
                 raise SseError(f"SSE line longer than {self._max_line} characters")
-            if match.group() == "\r" and start == len(self._buffer):
+            position = match.end()
+            if match.group() == "\r" and position == len(text):
                 self._skip_lf = True
             event = self._process_line(line)
             if event is not None:
                 events.append(event)
-        self._buffer = self._buffer[start:]
-        if len(self._buffer) > self._max_line:
-            raise SseError(f"SSE line longer than {self._max_line} characters")
+        if position < len(text):
+            rest = text[position:]
+            self._pending.append(rest)
+            self._pending_size += len(rest)
+            if self._pending_size > self._max_line:
+                raise SseError(f"SSE line longer than {self._max_line} characters")
         return events
 
     def _process_line(self, line: str) -> SseEvent | None:
@@ -107,9 +125,8 @@ class SseParser:
         elif field == "id":
             if "\0" not in value:
                 self._id_buffer = value
-        elif field == "retry":
-            if value.isascii() and value.isdigit():
-                self.retry_ms = int(value)
+        elif field == "retry" and value.isascii() and value.isdigit():
+            self.retry_ms = int(value)
         return None
 
     def _dispatch(self) -> SseEvent | None:

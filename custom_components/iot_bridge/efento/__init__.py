@@ -6,17 +6,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from homeassistant.components import webhook
-from homeassistant.config_entries import ConfigEntry, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigEntry, OptionsFlow
 from homeassistant.const import CONF_NAME, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity import EntityDescription
 
 from ..compat import vol
-from ..vendor import EntryDraft, IotBridgeConfigEntry, Vendor
-from .const import CONF_TOKEN, CONF_WEBHOOK_ID, DEFAULT_TITLE, VENDOR_KEY
-from .coordinator import EfentoCoordinator
+from ..vendor import EntryDraft, Vendor
+from . import entities
+from .const import CONF_TOKEN, CONF_WEBHOOK_ID, DEFAULT_TITLE, STORE_NAME, VENDOR_KEY
+from .coordinator import EfentoConfigEntry, EfentoCoordinator
 from .options import EfentoOptionsFlow
-from .settings import new_token, settings_placeholders
+from .server_settings import new_token, settings_placeholders
 from .view import async_register_view
 
 
@@ -25,7 +26,7 @@ class EfentoVendor(Vendor[EfentoCoordinator]):
 
     key = VENDOR_KEY
     platforms = (Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH)
-    store_names = ("efento",)
+    store_names = (STORE_NAME,)
     secret_keys = frozenset({CONF_TOKEN, CONF_WEBHOOK_ID})
 
     def user_schema(self) -> vol.Schema:
@@ -57,7 +58,7 @@ class EfentoVendor(Vendor[EfentoCoordinator]):
         )
 
     async def async_setup_entry(
-        self, hass: HomeAssistant, entry: IotBridgeConfigEntry
+        self, hass: HomeAssistant, entry: EfentoConfigEntry
     ) -> EfentoCoordinator:
         """Make sure the endpoint exists, restore the stored state and publish it."""
         # First, so that the gateway hears 503 (not 404) whatever happens below.
@@ -67,23 +68,12 @@ class EfentoVendor(Vendor[EfentoCoordinator]):
         coordinator.async_register_gateway_device()
         return coordinator
 
-    def options_flow(self, entry: ConfigEntry) -> OptionsFlow:
+    def options_flow(self, entry: ConfigEntry[Any]) -> OptionsFlow:
         """Show the gateway settings again and rotate the token."""
         return EfentoOptionsFlow()
-
-    def reconfigure_result(
-        self, flow_result: ConfigFlowResult, draft: EntryDraft
-    ) -> ConfigFlowResult:
-        """End the reconfigure flow by showing the (unchanged) gateway settings."""
-        if flow_result.get("reason") != "reconfigure_successful":
-            return flow_result
-        result = flow_result.copy()
-        result["reason"] = "efento_reconfigured"
-        result["description_placeholders"] = draft.placeholders
-        return result
 
     def entity_descriptions(
         self, coordinator: EfentoCoordinator, platform: Platform
     ) -> Iterable[tuple[str, EntityDescription]]:
-        """The coordinator's catalog of entities."""
-        return coordinator.entity_descriptions(platform)
+        """The gateway's entities and every logger's."""
+        return entities.entity_descriptions(coordinator, platform)

@@ -1,8 +1,7 @@
-"""Constants of the Efento side: endpoint paths, limits and time margins."""
+"""Constants of the Efento side: endpoint paths, limits, storage and the repair issue."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Final
 
 VENDOR_KEY: Final = "efento"
@@ -20,22 +19,11 @@ ENDPOINTS: Final = ("measurements", "heartbeat")
 # A gateway message of 128 loggers with three channels each is about 40 KiB.
 MAX_BODY_BYTES: Final = 1024 * 1024
 
-# A logger is unavailable this long after the moment it said it would report next;
-# the gateway's connectivity goes off this long after its announced next heartbeat.
-LOGGER_GRACE: Final = timedelta(minutes=10)
-GATEWAY_GRACE: Final = timedelta(minutes=10)
-# Documented default heartbeat period, used when a heartbeat does not announce the next one.
-HEARTBEAT_PERIOD: Final = timedelta(minutes=15)
-# A logger that reported without any schedule is considered gone after this.
-LOGGER_FALLBACK_PERIOD: Final = timedelta(hours=1)
-
 # After this many bad bodies in a row from one gateway, a repair issue is raised.
 BAD_MESSAGES_ISSUE_THRESHOLD: Final = 5
 ISSUE_BAD_MESSAGES: Final = "efento_bad_messages"
 
-GATEWAY: Final = "gateway"
-LOGGER_PREFIX: Final = "logger_"
-
+STORE_NAME: Final = "efento"
 STORE_VERSION: Final = 1
 # State changes with every message; a write every half minute is plenty.
 STORE_DELAY: Final = 30

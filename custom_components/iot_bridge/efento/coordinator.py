@@ -5,68 +5,75 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 import re
-from typing import Any
+from typing import Any, Final
 
-from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from ..api.efento import HeartbeatMessage, MeasurementsMessage
+from ..api.log_once import LogOnce
 from ..compat import device_by_identifier, via_device
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
-from ..storage import entry_store_key
-from ..vendor import IotBridgeConfigEntry
+from ..storage import async_load_state, entry_store_key
+from ..vendor import VendorConfigEntry
 from .const import (
     BAD_MESSAGES_ISSUE_THRESHOLD,
-    GATEWAY,
     ISSUE_BAD_MESSAGES,
-    LOGGER_PREFIX,
     STORE_DELAY,
+    STORE_NAME,
     STORE_VERSION,
 )
-from .entities import (
-    ACCEPT_SWITCH,
-    GATEWAY_BINARY_SENSORS,
-    GATEWAY_SENSORS,
-    LOGGER_BINARY_SENSORS,
-    LOGGER_SENSORS,
-    channel_descriptions,
-)
-from .state import EfentoState, GatewayState, LoggerState
+from .model import EfentoState, GatewayState, LoggerState
 
+# Device keys end up in unique ids: "gateway", and "logger_<serial>" per logger.
+GATEWAY_KEY: Final = "gateway"
+_SERIAL_KEY_PREFIX: Final = "logger_"
+# Faults are logged once per reason without its indexes: a bad third and a bad
+# seventh measurement are one fault.
 _INDEX = re.compile(r"\[\d+\]")
 
 
-def logger_key(serial: str) -> str:
-    """The device key of a logger."""
-    return f"{LOGGER_PREFIX}{serial}"
+# An Efento entry, its runtime data typed with this coordinator.
+type EfentoConfigEntry = VendorConfigEntry[EfentoCoordinator]
+
+
+def logger_device_key(serial: str) -> str:
+    """The device key of the logger with this serial."""
+    return f"{_SERIAL_KEY_PREFIX}{serial}"
+
+
+def logger_serial(device_key: str) -> str:
+    """The serial of the logger with this device key."""
+    return device_key.removeprefix(_SERIAL_KEY_PREFIX)
 
 
 class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
-    """Holds one gateway's state; every message wakes only the devices it changed."""
+    """Holds one gateway's state; every message wakes only the devices it changed.
 
-    def __init__(self, hass: HomeAssistant, entry: IotBridgeConfigEntry) -> None:
+    ``data`` is set before the first refresh (restored from the store) and then
+    changed in place by every message: there is nothing to fetch.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry: EfentoConfigEntry) -> None:
         """Set up an empty state; ``_async_setup`` loads the stored one."""
         super().__init__(hass, entry, name=f"Efento {entry.title}")
-        self.state = EfentoState()
+        self.data = EfentoState()
         self._store: Store[dict[str, Any]] = Store(
-            hass, STORE_VERSION, entry_store_key("efento", entry.entry_id)
+            hass, STORE_VERSION, entry_store_key(STORE_NAME, entry.entry_id)
         )
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._timer_at: datetime | None = None
         # Devices whose entities were last told they are stale.
         self._expired: set[str] = set()
-        # Bad bodies: in a row (for the repair issue), in total, and kinds already logged.
+        # Bad bodies in a row, for the repair issue.
         self._bad_in_row = 0
-        self._logged_faults: set[str] = set()
         self._issue_raised = False
-        self._mac_collision_logged = False
+        self._log_once = LogOnce(LOGGER)
         self.counters: dict[str, int] = {
             "measurements": 0,
             "heartbeats": 0,
@@ -78,7 +85,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
     # --- lifecycle --------------------------------------------------------------
 
     async def _async_setup(self) -> None:
-        self.state = EfentoState.from_dict(await self._store.async_load())
+        self.data = await async_load_state(self._store, EfentoState.from_dict, EfentoState)
         now = dt_util.utcnow()
         # What went stale while Home Assistant was down is already known to be stale.
         self._expired = {key for key, deadline in self._deadlines() if deadline <= now}
@@ -86,7 +93,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
     async def _async_fetch(self) -> EfentoState:
         """Nothing to fetch: the first refresh publishes the restored state."""
         self._async_schedule_timer()
-        return self.state
+        return self.data
 
     async def async_shutdown(self) -> None:
         """Stop the timer and write the state before the entry goes away."""
@@ -97,7 +104,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         if self._issue_raised:
             ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
             self._issue_raised = False
-        await self._store.async_save(self.state.as_dict())
+        await self._store.async_save(self.data.as_dict())
 
     # --- messages ---------------------------------------------------------------
 
@@ -110,47 +117,48 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         now = dt_util.utcnow()
         if isinstance(message, HeartbeatMessage):
             self.counters["heartbeats"] += 1
-            if self.state.gateway.apply(message, now):
+            if self.data.gateway.apply(message, now):
                 self._update_gateway_device()
-                self._touch([GATEWAY])
+                self._touch([GATEWAY_KEY])
             else:
                 self.counters["stale_messages"] += 1
             return None
         self.counters["measurements"] += 1
-        outcome = self.state.apply_measurements(message, now)
+        outcome = self.data.apply_measurements(message, now)
         if outcome.catalog_changed:
             self.mark_catalog_changed()
         if not outcome.touched:
             self.counters["stale_messages"] += 1
-        self._touch([logger_key(serial) for serial in outcome.touched])
+        self._touch([logger_device_key(serial) for serial in outcome.touched])
         return outcome.reply
 
     @callback
     def _touch(self, keys: list[str]) -> None:
         if keys:
             self._expired.difference_update(keys)
-            self._store.async_delay_save(self.state.as_dict, STORE_DELAY)
+            self._save()
             self._async_schedule_timer()
         # Always flush: a logger may be new even when it sent nothing newer.
         self.async_update_devices(keys)
 
+    def _save(self) -> None:
+        self._store.async_delay_save(self.data.as_dict, STORE_DELAY)
+
     @callback
     def async_note_bad_message(self, reason: str) -> None:
-        """Count a body we answered 400; log each kind once; raise an issue when it persists."""
+        """Count a body we answered 400; log each fault once; raise an issue when it persists."""
         self.counters["bad_messages"] += 1
         self._bad_in_row += 1
         self.last_fault = reason
-        kind = _INDEX.sub("[]", reason)
-        if kind not in self._logged_faults:
-            self._logged_faults.add(kind)
-            LOGGER.warning(
-                "Efento gateway %s sent a body that is not a documented message (%s);"
-                " answered 400 and the gateway will resend it. Further bodies with this"
-                " fault are logged at debug level",
-                self.config_entry.title,
-                reason,
-            )
-        else:
+        if not self._log_once.warning(
+            "Efento gateway %s sent a body that is not a documented message (%s);"
+            " answered 400 and the gateway will resend it. Further bodies with this"
+            " fault are logged at debug level",
+            self.config_entry.title,
+            reason,
+            kind="bad_body",
+            key=_INDEX.sub("[]", reason),
+        ):
             LOGGER.debug("Efento gateway %s: bad body again (%s)", self.config_entry.title, reason)
         if self._bad_in_row >= BAD_MESSAGES_ISSUE_THRESHOLD and not self._issue_raised:
             self._issue_raised = True
@@ -189,18 +197,17 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
 
     def set_accept(self, device_key: str, accept: bool) -> None:
         """Answer this logger's measurements Y (keep syncing) or N from now on."""
-        logger = self.state.loggers[device_key.removeprefix(LOGGER_PREFIX)]
-        logger.accept = accept
-        self._store.async_delay_save(self.state.as_dict, STORE_DELAY)
+        self.data.set_accept(logger_serial(device_key), accept)
+        self._save()
 
     # --- staleness --------------------------------------------------------------
 
     def _deadlines(self) -> Iterable[tuple[str, datetime]]:
-        if (deadline := self.state.gateway.deadline) is not None:
-            yield GATEWAY, deadline
-        for serial, logger in self.state.loggers.items():
-            if (deadline := logger.deadline) is not None:
-                yield logger_key(serial), deadline
+        if (deadline := self.data.gateway.deadline) is not None:
+            yield GATEWAY_KEY, deadline
+        for serial, logger_state in self.data.loggers.items():
+            if (deadline := logger_state.deadline) is not None:
+                yield logger_device_key(serial), deadline
 
     @callback
     def _async_schedule_timer(self) -> None:
@@ -232,7 +239,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
             self.async_update_devices(gone)
         self._async_schedule_timer()
 
-    # --- devices and entities ---------------------------------------------------
+    # --- devices ----------------------------------------------------------------
 
     def _gateway_identifier(self) -> tuple[str, str]:
         return (DOMAIN, f"efento_gateway_{self.config_entry.unique_id}")
@@ -241,7 +248,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
     def async_register_gateway_device(self) -> None:
         """Create the gateway's device first, so loggers can point at it."""
         dr.async_get(self.hass).async_get_or_create(
-            config_entry_id=self.config_entry.entry_id, **self.device_info(GATEWAY)
+            config_entry_id=self.config_entry.entry_id, **self.device_info(GATEWAY_KEY)
         )
         self._update_gateway_device()
 
@@ -252,7 +259,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         )
         if device is None:  # pragma: no cover - created at set-up
             return
-        gateway = self.state.gateway
+        gateway = self.data.gateway
         changes: dict[str, Any] = {}
         if gateway.model and device.model != gateway.model:
             changes["model"] = gateway.model
@@ -271,40 +278,21 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         except dr.DeviceConnectionCollisionError:
             # Another device (a router's tracker, another entry) already owns this MAC;
             # the gateway stays without it rather than failing every heartbeat.
-            if not self._mac_collision_logged:
-                self._mac_collision_logged = True
-                LOGGER.warning(
-                    "Efento %s: MAC address %s already belongs to another device; "
-                    "the gateway's device is kept without it",
-                    self.config_entry.title,
-                    gateway.mac,
-                )
+            self._log_once.warning(
+                "Efento %s: MAC address %s already belongs to another device; "
+                "the gateway's device is kept without it",
+                self.config_entry.title,
+                gateway.mac,
+                kind="mac_collision",
+            )
             del changes["new_connections"]
             if changes:
                 registry.async_update_device(device.id, **changes)
 
-    def entity_descriptions(self, platform: Platform) -> Iterable[tuple[str, EntityDescription]]:
-        """The gateway's entities, then every logger's, by what its channels measure."""
-        if platform is Platform.SENSOR:
-            yield from ((GATEWAY, d) for d in GATEWAY_SENSORS)
-        elif platform is Platform.BINARY_SENSOR:
-            yield from ((GATEWAY, d) for d in GATEWAY_BINARY_SENSORS)
-        for serial, logger in self.state.loggers.items():
-            key = logger_key(serial)
-            if platform is Platform.SENSOR:
-                yield from ((key, d) for d in LOGGER_SENSORS)
-            elif platform is Platform.BINARY_SENSOR:
-                yield from ((key, d) for d in LOGGER_BINARY_SENSORS)
-            elif platform is Platform.SWITCH:
-                yield key, ACCEPT_SWITCH
-            for channel_platform, description in channel_descriptions(logger):
-                if channel_platform is platform:
-                    yield key, description
-
     def device_info(self, device_key: str) -> DeviceInfo:
         """The gateway, or a logger linked to it."""
-        gateway = self.state.gateway
-        if device_key == GATEWAY:
+        if device_key == GATEWAY_KEY:
+            gateway = self.data.gateway
             # The MAC address is added by _update_gateway_device, which tolerates a
             # collision with another integration's device.
             return DeviceInfo(
@@ -314,7 +302,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
                 name=gateway.name or self.config_entry.title,
                 sw_version=gateway.software_version,
             )
-        serial = device_key.removeprefix(LOGGER_PREFIX)
+        serial = logger_serial(device_key)
         return DeviceInfo(
             identifiers={(DOMAIN, f"efento_{self.config_entry.unique_id}_{serial}")},
             manufacturer="Efento",
@@ -326,13 +314,13 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
 
     def device_data(self, device_key: str) -> GatewayState | LoggerState:
         """The gateway's or a logger's state."""
-        if device_key == GATEWAY:
-            return self.state.gateway
-        return self.state.loggers[device_key.removeprefix(LOGGER_PREFIX)]
+        if device_key == GATEWAY_KEY:
+            return self.data.gateway
+        return self.data.loggers[logger_serial(device_key)]
 
     def device_available(self, device_key: str) -> bool:
         """A logger the user removed has no data; staleness is per entity (``available_fn``)."""
-        return device_key == GATEWAY or device_key.removeprefix(LOGGER_PREFIX) in self.state.loggers
+        return device_key == GATEWAY_KEY or logger_serial(device_key) in self.data.loggers
 
     def device_removable(self, device: DeviceEntry) -> bool:
         """A logger that missed its schedule may go; it comes back if it reports again."""
@@ -341,21 +329,21 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
             if domain != DOMAIN or not identifier.startswith(prefix):
                 continue
             serial = identifier.removeprefix(prefix)
-            logger = self.state.loggers.get(serial)
-            if logger is not None and logger.fresh(dt_util.utcnow()):
+            logger_state = self.data.loggers.get(serial)
+            if logger_state is not None and logger_state.fresh(dt_util.utcnow()):
                 return False
-            if self.state.loggers.pop(serial, None) is not None:
-                self._expired.discard(logger_key(serial))
+            if self.data.loggers.pop(serial, None) is not None:
+                self._expired.discard(logger_device_key(serial))
                 self.mark_catalog_changed()
-                self._store.async_delay_save(self.state.as_dict, STORE_DELAY)
+                self._save()
             return True
         return False
 
     def diagnostics(self) -> dict[str, Any]:
         """Gateway, loggers, counters and the last fault (no token, no path)."""
         return {
-            "gateway": self.state.gateway.as_dict(),
-            "loggers": [logger.as_dict() for logger in self.state.loggers.values()],
+            "gateway": self.data.gateway.as_dict(),
+            "loggers": [logger_state.as_dict() for logger_state in self.data.loggers.values()],
             "counters": dict(self.counters),
             "bad_messages_in_a_row": self._bad_in_row,
             "last_fault": self.last_fault,

@@ -1,14 +1,19 @@
-"""What Home Assistant knows about one gateway and its loggers, and how messages change it.
+"""What one gateway and its wireless loggers last reported, and how messages change it.
 
-Kept free of entity code so the rules (newest ``measured_at`` wins, a repeat changes
-nothing, Y/N per logger) can be read in one place. Everything here is persisted.
+Plain Python, no Home Assistant: the rules (newest ``measured_at`` wins, a repeat
+changes nothing, Y/N per logger, when a device counts as silent) read in one place.
+Everything here is persisted.
+
+"Logger" is Efento's word for its wireless sensors. One logger's state is a
+``LoggerState``, held in variables named ``logger_state``: a bare ``logger``
+would read as a Python logger.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from ..api.efento import (
     HeartbeatMessage,
@@ -16,16 +21,16 @@ from ..api.efento import (
     MeasurementsMessage,
     build_measurements_reply,
 )
-from .const import GATEWAY_GRACE, HEARTBEAT_PERIOD, LOGGER_FALLBACK_PERIOD, LOGGER_GRACE
+from ..api.timestamps import MAX_INTERVAL, MAX_UPTIME, clamp_duration, timestamp_or_none
 
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
+# A logger goes silent this long after the moment it said it would report next;
+# the gateway goes disconnected this long after its announced next heartbeat.
+MEASUREMENT_GRACE: Final = timedelta(minutes=10)
+HEARTBEAT_GRACE: Final = timedelta(minutes=10)
+# Documented default heartbeat period, used when a heartbeat does not announce the next one.
+HEARTBEAT_PERIOD: Final = timedelta(minutes=15)
+# A logger that reported without any schedule is considered silent after this.
+UNSCHEDULED_SILENCE: Final = timedelta(hours=1)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -74,14 +79,15 @@ class LoggerState:
 
     @property
     def deadline(self) -> datetime | None:
-        """When the logger counts as gone if nothing newer arrived."""
+        """When the logger counts as silent if nothing newer arrived."""
         if self.next_measurement_at is not None:
-            return self.next_measurement_at + LOGGER_GRACE
-        if self.measured_at is not None and self.measurement_interval:
-            interval = timedelta(seconds=self.measurement_interval)
-            return self.measured_at + interval + LOGGER_GRACE
+            return self.next_measurement_at + MEASUREMENT_GRACE
+        # Clamped again: the store may hold an interval from before the parser clamped it.
+        interval = clamp_duration(self.measurement_interval, maximum=MAX_INTERVAL)
+        if self.measured_at is not None and interval:
+            return self.measured_at + interval + MEASUREMENT_GRACE
         if self.received_at is not None:
-            return self.received_at + LOGGER_FALLBACK_PERIOD
+            return self.received_at + UNSCHEDULED_SILENCE
         return None
 
     def fresh(self, now: datetime) -> bool:
@@ -136,10 +142,10 @@ class LoggerState:
             response_handle=raw.get("response_handle"),
             battery=raw.get("battery"),
             signal=raw.get("signal"),
-            measured_at=_time(raw.get("measured_at")),
+            measured_at=timestamp_or_none(raw.get("measured_at")),
             measurement_interval=raw.get("measurement_interval"),
-            next_measurement_at=_time(raw.get("next_measurement_at")),
-            received_at=_time(raw.get("received_at")),
+            next_measurement_at=timestamp_or_none(raw.get("next_measurement_at")),
+            received_at=timestamp_or_none(raw.get("received_at")),
             channels=channels,
         )
 
@@ -175,17 +181,18 @@ class GatewayState:
     @property
     def started_at(self) -> datetime | None:
         """Boot time: steadier than a seconds counter that changes with every heartbeat."""
-        if self.current_time is None or self.uptime is None:
+        uptime = clamp_duration(self.uptime, maximum=MAX_UPTIME)
+        if self.current_time is None or uptime is None:
             return None
-        return self.current_time - timedelta(seconds=self.uptime)
+        return self.current_time - uptime
 
     @property
     def deadline(self) -> datetime | None:
         """When the gateway counts as disconnected if no newer heartbeat arrived."""
         if self.next_communication_at is not None:
-            return self.next_communication_at + GATEWAY_GRACE
+            return self.next_communication_at + HEARTBEAT_GRACE
         if self.last_heartbeat is not None:
-            return self.last_heartbeat + HEARTBEAT_PERIOD + GATEWAY_GRACE
+            return self.last_heartbeat + HEARTBEAT_PERIOD + HEARTBEAT_GRACE
         return None
 
     def connected(self, now: datetime) -> bool | None:
@@ -244,15 +251,15 @@ class GatewayState:
             model=raw.get("model"),
             software_version=raw.get("software_version"),
             mac=raw.get("mac"),
-            current_time=_time(raw.get("current_time")),
+            current_time=timestamp_or_none(raw.get("current_time")),
             uptime=raw.get("uptime"),
             sensors_number=raw.get("sensors_number"),
             loggers_in_range=raw.get("loggers_in_range"),
-            next_communication_at=_time(raw.get("next_communication_at")),
+            next_communication_at=timestamp_or_none(raw.get("next_communication_at")),
             is_usb_connected=raw.get("is_usb_connected"),
             is_charging=raw.get("is_charging"),
             battery_level=raw.get("battery_level"),
-            received_at=_time(raw.get("received_at")),
+            received_at=timestamp_or_none(raw.get("received_at")),
         )
 
 
@@ -261,8 +268,9 @@ class MeasurementsOutcome:
     """What applying one measurements message did."""
 
     reply: dict[str, list[int]]
+    # Serials of the loggers whose state changed.
     touched: frozenset[str]
-    new_loggers: frozenset[str]
+    # New loggers, or loggers with new channels or channel types.
     catalog_changed: bool
 
 
@@ -288,17 +296,16 @@ class EfentoState:
             if held is None or item.measured_at > held.measured_at:
                 newest[item.serial] = item
         touched: set[str] = set()
-        new_loggers: set[str] = set()
         catalog_changed = False
         for serial, item in newest.items():
-            logger = self.loggers.get(serial)
-            if logger is None:
-                logger = self.loggers[serial] = LoggerState(serial)
-                new_loggers.add(serial)
+            logger_state = self.loggers.get(serial)
+            if logger_state is None:
+                logger_state = self.loggers[serial] = LoggerState(serial)
                 catalog_changed = True
-            if logger.measured_at is not None and item.measured_at <= logger.measured_at:
+            held_at = logger_state.measured_at
+            if held_at is not None and item.measured_at <= held_at:
                 continue
-            catalog_changed |= _apply_measurement(logger, item, now)
+            catalog_changed |= _apply_measurement(logger_state, item, now)
             touched.add(serial)
         accepted: list[int | None] = []
         refused: list[int | None] = []
@@ -313,48 +320,55 @@ class EfentoState:
         return MeasurementsOutcome(
             reply=build_measurements_reply(accepted, refused),
             touched=frozenset(touched),
-            new_loggers=frozenset(new_loggers),
             catalog_changed=catalog_changed,
         )
+
+    def set_accept(self, serial: str, accept: bool) -> None:
+        """Answer this logger's measurements Y (keep syncing) or N from now on."""
+        self.loggers[serial].accept = accept
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form for the store."""
         return {
             "gateway": self.gateway.as_dict(),
-            "loggers": [logger.as_dict() for logger in self.loggers.values()],
+            "loggers": [logger_state.as_dict() for logger_state in self.loggers.values()],
         }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> EfentoState:
-        """Rebuild from the store; an empty or unreadable store starts afresh."""
+        """Rebuild from the store; an empty store starts afresh, an unreadable logger is skipped."""
         if not raw:
             return cls()
-        loggers = [LoggerState.from_dict(item) for item in raw.get("loggers") or ()]
-        return cls(
-            gateway=GatewayState.from_dict(raw.get("gateway") or {}),
-            loggers={logger.serial: logger for logger in loggers},
-        )
+        loggers: dict[str, LoggerState] = {}
+        for item in raw.get("loggers") or ():
+            try:
+                logger_state = LoggerState.from_dict(item)
+            except (AttributeError, KeyError, TypeError, ValueError):
+                continue  # one unreadable logger reappears with its next measurement
+            loggers[logger_state.serial] = logger_state
+        return cls(gateway=GatewayState.from_dict(raw.get("gateway") or {}), loggers=loggers)
 
 
-def _apply_measurement(logger: LoggerState, item: Measurement, now: datetime) -> bool:
+def _apply_measurement(logger_state: LoggerState, item: Measurement, now: datetime) -> bool:
     """Copy a newer measurement into the logger; True if it has new channels or types."""
-    logger.response_handle = item.response_handle
-    logger.battery = item.battery
-    logger.signal = item.signal
-    logger.measured_at = item.measured_at
-    logger.measurement_interval = item.measurement_interval
-    logger.next_measurement_at = item.next_measurement_at
-    logger.received_at = now
+    logger_state.response_handle = item.response_handle
+    logger_state.battery = item.battery
+    logger_state.signal = item.signal
+    logger_state.measured_at = item.measured_at
+    logger_state.measurement_interval = item.measurement_interval
+    logger_state.next_measurement_at = item.next_measurement_at
+    logger_state.received_at = now
+    channels = logger_state.channels
     catalog_changed = False
     for param in item.params:
-        held = logger.channels.get(param.channel)
+        held = channels.get(param.channel)
         if held is None or type_key(held.type) != type_key(param.type):
             catalog_changed = True
-        logger.channels[param.channel] = ChannelState(
+        channels[param.channel] = ChannelState(
             type=param.type, status=param.status, value=param.value, is_on=param.is_on
         )
     for invalid in item.invalid_params:
         # A newer reading we cannot use: the old value must not pose as current.
-        if invalid.channel is not None and (held := logger.channels.get(invalid.channel)):
-            logger.channels[invalid.channel] = ChannelState(type=held.type, status=None)
+        if invalid.channel is not None and (held := channels.get(invalid.channel)):
+            channels[invalid.channel] = ChannelState(type=held.type, status=None)
     return catalog_changed

@@ -9,7 +9,7 @@ from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from ..compat import vol
 from ..const import LOGGER
 from .const import CONF_ROTATE_TOKEN, CONF_TOKEN
-from .settings import new_token, settings_placeholders
+from .server_settings import new_token, settings_placeholders
 
 
 class EfentoOptionsFlow(OptionsFlow):

@@ -18,7 +18,6 @@ Order of checks, cheapest and most telling first: unknown id → 404; token →
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import hmac
 from http import HTTPStatus
 import json
@@ -30,31 +29,26 @@ from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.util.hass_dict import HassKey
 
 from ..api.efento import TOKEN_HEADER, EfentoMessageError, parse_message
+from ..api.log_once import LogOnce
 from ..const import CONF_VENDOR, DOMAIN, LOGGER
-from ..vendor import IotBridgeConfigEntry
 from .const import CONF_TOKEN, ENDPOINTS, MAX_BODY_BYTES, URL_BASE, VENDOR_KEY
-from .coordinator import EfentoCoordinator
+from .coordinator import EfentoConfigEntry
 
 # The gateway pauses five minutes on 503 anyway; say so for other clients.
 RETRY_AFTER = "300"
 
 
-@dataclass(slots=True)
-class _HttpState:
-    """Per Home Assistant run (its presence means the view exists): faults already logged."""
-
-    logged: set[tuple[str, str]] = field(default_factory=set)
-
-
-DATA_HTTP: HassKey[_HttpState] = HassKey(f"{DOMAIN}_efento_http")
+# Per Home Assistant run, like the view itself (its presence means the view exists):
+# refusals already logged, per entry.
+DATA_REFUSALS_LOGGED: HassKey[LogOnce] = HassKey(f"{DOMAIN}_efento_http")
 
 
 @callback
 def async_register_view(hass: HomeAssistant) -> None:
     """Register the endpoint once per run (idempotent)."""
-    if DATA_HTTP in hass.data:
+    if DATA_REFUSALS_LOGGED in hass.data:
         return
-    hass.data[DATA_HTTP] = _HttpState()
+    hass.data[DATA_REFUSALS_LOGGED] = LogOnce(LOGGER)
     hass.http.register_view(EfentoView())
 
 
@@ -72,12 +66,10 @@ def _text(status: HTTPStatus, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
-def _log_once(hass: HomeAssistant, entry: IotBridgeConfigEntry, kind: str, message: str) -> None:
-    logged = hass.data[DATA_HTTP].logged
-    if (entry.entry_id, kind) in logged:
-        return
-    logged.add((entry.entry_id, kind))
-    LOGGER.warning("Efento gateway %s: %s", entry.title, message)
+def _log_refusal(hass: HomeAssistant, entry: EfentoConfigEntry, kind: str, message: str) -> None:
+    hass.data[DATA_REFUSALS_LOGGED].warning(
+        "Efento gateway %s: %s", entry.title, message, kind=kind, key=entry.entry_id
+    )
 
 
 async def _read_limited(request: web.Request) -> bytes | None:
@@ -103,7 +95,7 @@ class EfentoView(HomeAssistantView):
     async def post(self, request: web.Request, webhook_id: str, endpoint: str) -> web.Response:
         """Answer the gateway exactly as its documentation expects."""
         hass = request.app[KEY_HASS]
-        entry: IotBridgeConfigEntry | None = hass.config_entries.async_entry_for_domain_unique_id(
+        entry: EfentoConfigEntry | None = hass.config_entries.async_entry_for_domain_unique_id(
             DOMAIN, webhook_id
         )
         if entry is None or entry.data.get(CONF_VENDOR) != VENDOR_KEY:
@@ -112,7 +104,7 @@ class EfentoView(HomeAssistantView):
         if sent is None or not hmac.compare_digest(
             sent.encode("utf-8", "surrogateescape"), str(entry.data[CONF_TOKEN]).encode()
         ):
-            _log_once(
+            _log_refusal(
                 hass,
                 entry,
                 "token",
@@ -137,7 +129,7 @@ class EfentoView(HomeAssistantView):
                 status=HTTPStatus.SERVICE_UNAVAILABLE,
                 headers={"Retry-After": RETRY_AFTER},
             )
-        coordinator: EfentoCoordinator = entry.runtime_data.coordinator
+        coordinator = entry.runtime_data.coordinator
         try:
             message = parse_message(body)
         except EfentoMessageError as err:
@@ -151,8 +143,8 @@ class EfentoView(HomeAssistantView):
         )
 
     @staticmethod
-    def _too_large(hass: HomeAssistant, entry: IotBridgeConfigEntry) -> web.Response:
-        _log_once(
+    def _too_large(hass: HomeAssistant, entry: EfentoConfigEntry) -> web.Response:
+        _log_refusal(
             hass,
             entry,
             "size",
@@ -161,5 +153,5 @@ class EfentoView(HomeAssistantView):
         return _text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
 
 
-def _ready(hass: HomeAssistant, entry: IotBridgeConfigEntry) -> bool:
+def _ready(hass: HomeAssistant, entry: EfentoConfigEntry) -> bool:
     return hass.state is CoreState.running and entry.state is ConfigEntryState.LOADED

@@ -24,8 +24,9 @@ from ..api.enapter import DEFAULT_CLOUD_URL, EnapterClient, EnapterSite, normali
 from ..api.errors import ApiError
 from ..compat import vol
 from ..errors import FlowError, flow_error_for
-from ..vendor import SECRET_SELECTOR, EntryDraft, FollowUp, IotBridgeConfigEntry, Vendor
+from ..vendor import SECRET_SELECTOR, EntryDraft, FollowUp, Vendor, VendorConfigEntry
 from .coordinator import MAX_URL_LENGTH, EnapterCoordinator
+from .entities import entity_descriptions
 
 CONF_SITE = "site"
 CONF_SITE_ID = "site_id"
@@ -134,7 +135,7 @@ class EnapterVendor(Vendor[EnapterCoordinator]):
         )
 
     async def async_setup_entry(
-        self, hass: HomeAssistant, entry: IotBridgeConfigEntry
+        self, hass: HomeAssistant, entry: VendorConfigEntry[EnapterCoordinator]
     ) -> EnapterCoordinator:
         """List the site's devices and read their telemetry once."""
         data = entry.data
@@ -148,5 +149,5 @@ class EnapterVendor(Vendor[EnapterCoordinator]):
     def entity_descriptions(
         self, coordinator: EnapterCoordinator, platform: Platform
     ) -> Iterable[tuple[str, EntityDescription]]:
-        """The coordinator's catalog of entities."""
-        return coordinator.entity_descriptions(platform)
+        """Every listed device's entities of the platform, as its manifest calls for."""
+        return entity_descriptions(coordinator.devices, platform)

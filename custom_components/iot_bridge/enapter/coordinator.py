@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.util import dt as dt_util
 
 from ..api.enapter import EnapterClient, EnapterDevice, EnapterSite, TelemetryPoint
+from ..api.log_once import LogOnce
 from ..compat import via_device
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
 from ..errors import command_errors
-from ..vendor import IotBridgeConfigEntry
-from .entities import DeviceEntities, DeviceState, device_entities, typed_value
+from ..vendor import VendorConfigEntry
+from .model import (
+    EnapterDeviceState,
+    SiteDevices,
+    SiteState,
+    contradicts_connectivity,
+    invalid_values,
+)
 
 POLL_INTERVAL = timedelta(seconds=30)
 # Devices, manifests and connectivity change rarely: list them at set-up and then hourly.
@@ -35,8 +38,6 @@ RELEVANCE_INTERVAL = 300
 # 5 200 characters); web servers and proxies accept request lines of 8 KiB. A 414 answer
 # halves this for the rest of the entry's life (see EnapterClient.latest_telemetry).
 MAX_URL_LENGTH = 8000
-# Lua devices run on the site's gateway: shown "connected via" it.
-_ON_GATEWAY_TYPES = frozenset({"LUA", "VIRTUAL_UCM"})
 
 
 def device_identifier(device_id: str) -> tuple[str, str]:
@@ -44,20 +45,13 @@ def device_identifier(device_id: str) -> tuple[str, str]:
     return (DOMAIN, f"enapter_{device_id}")
 
 
-@dataclass(slots=True)
-class EnapterData:
-    """Every device's state after the latest poll."""
-
-    devices: dict[str, DeviceState]
-
-
-class EnapterCoordinator(IotBridgeCoordinator[EnapterData]):
+class EnapterCoordinator(IotBridgeCoordinator[SiteState]):
     """Polls the latest telemetry of every device of one site in a single request."""
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: IotBridgeConfigEntry,
+        entry: VendorConfigEntry[EnapterCoordinator],
         client: EnapterClient,
         site: EnapterSite,
         *,
@@ -68,44 +62,31 @@ class EnapterCoordinator(IotBridgeCoordinator[EnapterData]):
         self.client = client
         self.site = site
         self.gateway = gateway
-        self.devices: dict[str, EnapterDevice] = {}
-        self._entities: dict[str, DeviceEntities] = {}
-        self._request_map: dict[str, list[str]] = {}
+        self.devices = SiteDevices()
         self._listed_at: datetime | None = None
         self._list_early = False
-        self._pending: dict[str, dict[str, bool]] = {}
-        self._assumed: dict[str, dict[str, bool]] = {}
-        self._warned: set[tuple[str, str]] = set()
+        self._log_once = LogOnce(LOGGER)
 
     @property
     def request_map(self) -> dict[str, list[str]]:
         """Device id -> the telemetry attributes every poll reads."""
-        return self._request_map
+        return self.devices.request_map
 
     # --- polling ----------------------------------------------------------------
 
-    async def _async_fetch(self) -> EnapterData:
+    async def _async_fetch(self) -> SiteState:
         now = dt_util.utcnow()
         if self._device_list_due(now):
             await self._async_list_devices(now)
         telemetry = await self.client.latest_telemetry(
-            self._request_map, relevance_interval=RELEVANCE_INTERVAL
+            self.devices.request_map, relevance_interval=RELEVANCE_INTERVAL
         )
-        states: dict[str, DeviceState] = {}
         for device_id, device in self.devices.items():
             points = telemetry.get(device_id, {})
-            self._check_values(device, points)
-            self._check_connectivity(device, points)
-            pending = self._pending.setdefault(device_id, {})
-            # This poll was read after the command: it shows the truth now.
-            pending.clear()
-            states[device_id] = DeviceState(
-                device=device,
-                telemetry=points,
-                pending=pending,
-                assumed=self._assumed.setdefault(device_id, {}),
-            )
-        return EnapterData(devices=states)
+            self._warn_invalid_values(device, points)
+            if contradicts_connectivity(device, points):
+                self._list_early = True
+        return self.devices.read(telemetry)
 
     def _device_list_due(self, now: datetime) -> bool:
         if self._listed_at is None or now - self._listed_at >= DEVICE_LIST_INTERVAL:
@@ -113,39 +94,22 @@ class EnapterCoordinator(IotBridgeCoordinator[EnapterData]):
         return self._list_early and now - self._listed_at >= CONNECTIVITY_RECHECK
 
     async def _async_list_devices(self, now: datetime) -> None:
-        devices = await self.client.list_devices(None if self.gateway else self.site.id)
+        listed = await self.client.list_devices(None if self.gateway else self.site.id)
         self._listed_at = now
         self._list_early = False
-        listed = {device.id: device for device in devices}
         first = not self.devices
-        added = listed.keys() - self.devices.keys()
-        gone = self.devices.keys() - listed.keys()
-        changed_manifest = {
-            device_id
-            for device_id, device in listed.items()
-            if device_id in self.devices and self.devices[device_id].manifest != device.manifest
-        }
+        change = self.devices.update(listed)
         if not first:
-            for device_id in added:
-                LOGGER.info("Enapter: new device %s (%s)", listed[device_id].name, device_id)
-            for device_id in gone:
+            for device in change.added:
+                LOGGER.info("Enapter: new device %s (%s)", device.name, device.id)
+            for device in change.gone:
                 LOGGER.info(
                     "Enapter: device %s (%s) is no longer on the site; it can be deleted",
-                    self.devices[device_id].name,
-                    device_id,
+                    device.name,
+                    device.id,
                 )
-        for device_id in added | changed_manifest:
-            self._entities[device_id] = device_entities(listed[device_id].manifest)
-        for device_id in gone:
-            self._entities.pop(device_id, None)
-        self.devices = listed
-        self._request_map = {
-            device_id: list(device.manifest.telemetry)
-            for device_id, device in listed.items()
-            if device.manifest is not None and device.manifest.telemetry
-        }
         self._register_devices()
-        if added or changed_manifest:
+        if change.new_entities:
             self.mark_catalog_changed()
 
     def _register_devices(self) -> None:
@@ -156,31 +120,20 @@ class EnapterCoordinator(IotBridgeCoordinator[EnapterData]):
                 config_entry_id=self.config_entry.entry_id, **self.device_info(device_id)
             )
 
-    def _check_values(self, device: EnapterDevice, points: dict[str, TelemetryPoint]) -> None:
-        """Warn once per attribute that reports a value its manifest does not allow."""
-        if device.manifest is None:
-            return
-        for attribute, point in points.items():
-            spec = device.manifest.telemetry.get(attribute)
-            if spec is None or point.timestamp is None or point.value is None:
-                continue
-            if typed_value(spec, point) is None and (device.id, attribute) not in self._warned:
-                self._warned.add((device.id, attribute))
-                LOGGER.warning(
-                    "Enapter device %s: %s reported %r, which its manifest (%s%s) does not allow",
-                    device.name,
-                    attribute,
-                    point.value,
-                    spec.type,
-                    f", one of {list(spec.enum)}" if spec.enum else "",
-                )
-
-    def _check_connectivity(self, device: EnapterDevice, points: dict[str, TelemetryPoint]) -> None:
-        if not points:
-            return
-        fresh = any(point.timestamp is not None for point in points.values())
-        if fresh == (device.connectivity == "OFFLINE"):
-            self._list_early = True
+    def _warn_invalid_values(
+        self, device: EnapterDevice, points: dict[str, TelemetryPoint]
+    ) -> None:
+        for attribute, spec, value in invalid_values(device, points):
+            self._log_once.warning(
+                "Enapter device %s: %s reported %r, which its manifest (%s%s) does not allow",
+                device.name,
+                attribute,
+                value,
+                spec.type,
+                f", one of {list(spec.enum)}" if spec.enum else "",
+                kind="invalid_value",
+                key=(device.id, attribute),
+            )
 
     # --- commands ---------------------------------------------------------------
 
@@ -196,25 +149,11 @@ class EnapterCoordinator(IotBridgeCoordinator[EnapterData]):
         async with command_errors(f"run {label}"):
             await self.client.execute_command(device_key, command)
         if switch is not None:
-            key, state = switch
-            self._pending.setdefault(device_key, {})[key] = state
-            self._assumed.setdefault(device_key, {})[key] = state
+            self.devices.switched(device_key, *switch)
         # Show the command's effect now rather than at the next poll.
         await self.async_request_refresh()
 
-    # --- entities ---------------------------------------------------------------
-
-    def entity_descriptions(self, platform: Platform) -> Iterable[tuple[str, EntityDescription]]:
-        """Every current device's descriptions for the platform."""
-        attribute = {
-            Platform.SENSOR: "sensors",
-            Platform.BINARY_SENSOR: "binary_sensors",
-            Platform.SWITCH: "switches",
-            Platform.BUTTON: "buttons",
-        }[platform]
-        for device_id, entities in self._entities.items():
-            for description in getattr(entities, attribute):
-                yield device_id, description
+    # --- devices ----------------------------------------------------------------
 
     def device_info(self, device_key: str) -> DeviceInfo:
         """The Enapter device, linked to the site's gateway when it runs on it."""
@@ -238,18 +177,17 @@ class EnapterCoordinator(IotBridgeCoordinator[EnapterData]):
             serial_number=text("serial_number", "serial"),
             sw_version=text("firmware_version", "version", "fw_ver"),
         )
-        gateways = [d.id for d in self.devices.values() if d.type == "GATEWAY"]
-        if device.type in _ON_GATEWAY_TYPES and len(gateways) == 1:
+        if (gateway := self.devices.gateway_for(device)) is not None:
             info.update(
-                via_device(self.hass, device_identifier(gateways[0]), self.config_entry.entry_id)
+                via_device(self.hass, device_identifier(gateway), self.config_entry.entry_id)
             )
         return info
 
-    def device_data(self, device_key: str) -> DeviceState:
+    def device_data(self, device_key: str) -> EnapterDeviceState:
         """The device's latest state (an empty one for a device that vanished)."""
         if self.data is not None and (state := self.data.devices.get(device_key)) is not None:
             return state
-        return DeviceState(device=self.devices.get(device_key))
+        return EnapterDeviceState(device=self.devices.get(device_key))
 
     def device_available(self, device_key: str) -> bool:
         """Unavailable when the site no longer lists the device or it is OFFLINE."""

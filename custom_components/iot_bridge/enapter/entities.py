@@ -1,102 +1,38 @@
-"""Entity descriptions built from an Enapter device's blueprint manifest.
+"""Entity descriptions for an Enapter device's plan (see model.py), in Home Assistant's terms.
 
-Nothing here is hard-coded per blueprint: telemetry becomes sensors and binary
-sensors by its declared type and UCUM unit, commands become buttons, and pairs
-of commands that start and stop the same thing become switches.
+Telemetry becomes sensors and binary sensors by its declared type and UCUM unit,
+command pairs become switches, the other commands buttons.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.components.sensor.const import DEVICE_CLASS_UNITS
+from homeassistant.const import Platform
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.typing import UNDEFINED
 
-from ..api.enapter import (
-    CommandSpec,
-    EnapterDevice,
-    Manifest,
-    TelemetryPoint,
-    TelemetrySpec,
-    display_unit,
-)
+from ..api.enapter import CommandSpec, Manifest, TelemetrySpec, display_unit
 from ..compat import BinarySensorDeviceClass
 from ..descriptions import (
+    ActionFn,
     IotBridgeBinarySensorEntityDescription,
     IotBridgeButtonEntityDescription,
     IotBridgeSensorEntityDescription,
     IotBridgeSwitchEntityDescription,
     SensorValue,
 )
+from .coordinator import EnapterCoordinator
+from .model import CommandPair, DevicePlan, EnapterDeviceState, SiteDevices
 
-if TYPE_CHECKING:
-    from ..coordinator import IotBridgeCoordinator
-    from .coordinator import EnapterCoordinator
-
-# Home Assistant keeps at most 255 characters of a state.
-MAX_STATE_LENGTH = 255
-
-
-@dataclass(slots=True)
-class DeviceState:
-    """What one device's entities read: its record, latest telemetry and switch bookkeeping."""
-
-    device: EnapterDevice | None
-    telemetry: Mapping[str, TelemetryPoint] = field(default_factory=dict)
-    # Switch key -> state the last successful command set, until the next poll shows the truth.
-    pending: dict[str, bool] = field(default_factory=dict)
-    # Switch key -> state assumed for switches without matching telemetry.
-    assumed: dict[str, bool] = field(default_factory=dict)
-
-    def value(self, attribute: str) -> Any:
-        """The attribute's typed value, or None when missing, stale or of the wrong type."""
-        if self.device is None or self.device.manifest is None:
-            return None
-        spec = self.device.manifest.telemetry.get(attribute)
-        point = self.telemetry.get(attribute)
-        if spec is None or point is None:
-            return None
-        return typed_value(spec, point)
-
-    def declares(self, attribute: str) -> bool:
-        """Whether the device's current manifest still has the attribute."""
-        manifest = self.device.manifest if self.device else None
-        return manifest is not None and attribute in manifest.telemetry
-
-
-def typed_value(spec: TelemetrySpec, point: TelemetryPoint) -> Any:
-    """Check a datapoint against its manifest entry; None for no recent or a wrong value.
-
-    ``timestamp: null`` is Enapter's way of saying there is no recent value.
-    """
-    value = point.value
-    if point.timestamp is None or value is None:
-        return None
-    if spec.enum is not None:
-        text = _enum_text(value)
-        return text if text in spec.enum else None
-    if spec.type == "boolean":
-        return value if isinstance(value, bool) else None
-    if spec.type in ("float", "integer"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None
-        return value
-    if isinstance(value, str):
-        return value[:MAX_STATE_LENGTH]
-    return None
-
-
-def _enum_text(value: Any) -> str | None:
-    # Numeric enums are options as text ("1"); a reported 1.0 still means "1".
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    return None
+# Plain aliases, not ``type`` statements: descriptions are built by calling them.
+SensorDescription = IotBridgeSensorEntityDescription[EnapterDeviceState]
+BinarySensorDescription = IotBridgeBinarySensorEntityDescription[EnapterDeviceState]
+SwitchDescription = IotBridgeSwitchEntityDescription[EnapterDeviceState, EnapterCoordinator]
+ButtonDescription = IotBridgeButtonEntityDescription[EnapterDeviceState, EnapterCoordinator]
 
 
 # --- units -----------------------------------------------------------------
@@ -178,313 +114,165 @@ def binary_sensor_class(name: str, spec: TelemetrySpec) -> BinarySensorDeviceCla
     return None
 
 
-# --- commands --------------------------------------------------------------
-
-# (on word, off word, telemetry words naming the "on" state, enum values meaning "on")
-_PAIRS: tuple[tuple[str, str, tuple[str, ...], frozenset[str]], ...] = (
-    (
-        "start",
-        "stop",
-        ("running", "started", "active"),
-        frozenset(
-            {
-                "running",
-                "run",
-                "started",
-                "starting",
-                "steady",
-                "ramp_up",
-                "ramping_up",
-                "producing",
-                "production",
-                "operating",
-                "operation",
-                "active",
-                "working",
-                "on",
-            }
-        ),
-    ),
-    ("enable", "disable", ("enabled", "on", "active"), frozenset({"enabled", "on", "active"})),
-    ("on", "off", ("on", "enabled", "active"), frozenset({"on", "enabled", "active"})),
-    (
-        "activate",
-        "deactivate",
-        ("active", "activated", "on"),
-        frozenset({"active", "activated", "on"}),
-    ),
-    ("open", "close", ("open", "opened"), frozenset({"open", "opened", "opening"})),
-)
-_FILLER_WORDS = frozenset({"turn", "switch", "set"})
-_STATE_ATTRIBUTES = ("status", "state", "mode", "operating_state", "operation_status")
-
-
-@dataclass(frozen=True, slots=True)
-class CommandPair:
-    """Two commands that switch the same thing on and off."""
-
-    key: str
-    on: str
-    off: str
-    label: str | None
-    # Telemetry the switch follows, and the enum values that mean "on" (None for a boolean).
-    attribute: str | None = None
-    on_values: frozenset[str] | None = None
-
-
-def _pair_label(on_name: str, off_name: str, base: list[str]) -> str | None:
-    """Name a switch by what its two commands' display names share ("Production")."""
-    pair_words = {word for pair in _PAIRS for word in pair[:2]} | _FILLER_WORDS
-    off_words = {word.lower() for word in off_name.split()}
-    shared = [
-        word
-        for word in on_name.split()
-        if word.lower() in off_words and word.lower() not in pair_words
-    ]
-    if shared:
-        return " ".join(shared)
-    if base:
-        return " ".join(base).capitalize()
-    return None  # the device's main function: the switch takes the device's name
-
-
-def _follow(
-    manifest: Manifest, base: list[str], state_words: tuple[str, ...], on_values: frozenset[str]
-) -> tuple[str | None, frozenset[str] | None]:
-    """Find the telemetry a switch should show: a boolean, else a state enum."""
-    joined = "_".join(base)
-    if joined:
-        names = [
-            joined,
-            f"is_{joined}",
-            *(f"{joined}_{word}" for word in state_words),
-            *(f"{word}_{joined}" for word in state_words),
-        ]
-    else:
-        names = [*state_words, *(f"is_{word}" for word in state_words)]
-    for name in names:
-        spec = manifest.telemetry.get(name)
-        if spec is not None and spec.type == "boolean" and spec.enum is None:
-            return name, None
-    enums = (
-        [f"{joined}_{suffix}" for suffix in _STATE_ATTRIBUTES]
-        if joined
-        else list(_STATE_ATTRIBUTES)
-    )
-    for name in enums:
-        spec = manifest.telemetry.get(name)
-        if spec is None or spec.enum is None:
-            continue
-        matching = frozenset(
-            option
-            for option in spec.enum
-            if option.lower() in on_values or set(option.lower().split("_")) & (on_values - {"on"})
-        )
-        if matching and matching != set(spec.enum):
-            return name, matching
-    return None, None
-
-
-def command_pairs(manifest: Manifest) -> list[CommandPair]:
-    """Pair commands like start/stop, enable_x/disable_x, x_on/x_off, open/close."""
-    usable = {name for name, spec in manifest.commands.items() if not spec.required_arguments}
-    pairs: list[CommandPair] = []
-    taken: set[str] = set()
-    for name in sorted(usable):
-        if name in taken:
-            continue
-        tokens = name.lower().split("_")
-        for on_word, off_word, state_words, on_values in _PAIRS:
-            if on_word not in tokens:
-                continue
-            index = tokens.index(on_word)
-            off_tokens = [*tokens[:index], off_word, *tokens[index + 1 :]]
-            off = next(
-                (cand for cand in usable - taken if cand.lower().split("_") == off_tokens), None
-            )
-            if off is None:
-                continue
-            base = [t for i, t in enumerate(tokens) if i != index and t not in _FILLER_WORDS]
-            attribute, values = _follow(manifest, base, state_words, on_values)
-            pairs.append(
-                CommandPair(
-                    key=f"switch_{name}",
-                    on=name,
-                    off=off,
-                    label=_pair_label(
-                        manifest.commands[name].display_name,
-                        manifest.commands[off].display_name,
-                        base,
-                    ),
-                    attribute=attribute,
-                    on_values=values,
-                )
-            )
-            taken.update((name, off))
-            break
-    return pairs
-
-
 # --- descriptions ----------------------------------------------------------
 
 
-type Action = Callable[[IotBridgeCoordinator[Any], str], Awaitable[None]]
-
-
-def _action(command: str, spec: CommandSpec, switch: tuple[str, bool] | None = None) -> Action:
-    async def run(coordinator: IotBridgeCoordinator[Any], device_key: str) -> None:
-        await cast("EnapterCoordinator", coordinator).async_execute(
-            device_key, command, spec.display_name, switch=switch
-        )
+def _action(
+    command: str, label: str, switch: tuple[str, bool] | None = None
+) -> ActionFn[EnapterCoordinator]:
+    async def run(coordinator: EnapterCoordinator, device_key: str) -> None:
+        await coordinator.async_execute(device_key, command, label, switch=switch)
 
     return run
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceEntities:
-    """Every entity description one device's manifest yields."""
-
-    sensors: tuple[IotBridgeSensorEntityDescription[Any], ...] = ()
-    binary_sensors: tuple[IotBridgeBinarySensorEntityDescription[Any], ...] = ()
-    switches: tuple[IotBridgeSwitchEntityDescription[Any, Any], ...] = ()
-    buttons: tuple[IotBridgeButtonEntityDescription[Any, Any], ...] = ()
-
-
-def _value_fn(attribute: str) -> Callable[[DeviceState], SensorValue]:
-    def value(state: DeviceState) -> SensorValue:
-        result: SensorValue = state.value(attribute)
-        return result
+def _value_fn(attribute: str) -> Callable[[EnapterDeviceState], SensorValue]:
+    def value(state: EnapterDeviceState) -> SensorValue:
+        return state.value(attribute)
 
     return value
 
 
-def _bool_fn(attribute: str) -> Callable[[DeviceState], bool | None]:
-    def is_on(state: DeviceState) -> bool | None:
+def _bool_fn(attribute: str) -> Callable[[EnapterDeviceState], bool | None]:
+    def is_on(state: EnapterDeviceState) -> bool | None:
         value = state.value(attribute)
         return value if isinstance(value, bool) else None
 
     return is_on
 
 
-def _declared_fn(attribute: str) -> Callable[[DeviceState], bool]:
-    def declared(state: DeviceState) -> bool:
+def _declared_fn(attribute: str) -> Callable[[EnapterDeviceState], bool]:
+    def declared(state: EnapterDeviceState) -> bool:
         return state.declares(attribute)
 
     return declared
 
 
-def _switch_state_fn(pair: CommandPair) -> Callable[[DeviceState], bool | None]:
-    def is_on(state: DeviceState) -> bool | None:
-        if pair.key in state.pending:
-            return state.pending[pair.key]
-        if pair.attribute is None:
-            return state.assumed.get(pair.key)
-        value = state.value(pair.attribute)
-        if value is None:
-            return None
-        if pair.on_values is None:
-            return bool(value)
-        return value in pair.on_values
-
-    return is_on
+def _is_binary(spec: TelemetrySpec) -> bool:
+    return spec.type == "boolean" and spec.enum is None
 
 
-def telemetry_descriptions(
-    manifest: Manifest,
-) -> tuple[
-    tuple[IotBridgeSensorEntityDescription[Any], ...],
-    tuple[IotBridgeBinarySensorEntityDescription[Any], ...],
-]:
-    """Sensors for numbers, enums and text; binary sensors for booleans."""
-    sensors: list[IotBridgeSensorEntityDescription[Any]] = []
-    binary_sensors: list[IotBridgeBinarySensorEntityDescription[Any]] = []
-    for name, spec in manifest.telemetry.items():
+def sensor_descriptions(plan: DevicePlan) -> Iterator[SensorDescription]:
+    """Sensors for a device's numbers, enums and text."""
+    for name, spec in plan.manifest.telemetry.items():
+        if _is_binary(spec):
+            continue
         key = f"telemetry_{name}"
         placeholders = {"name": spec.display_name}
-        if spec.type == "boolean" and spec.enum is None:
-            binary_sensors.append(
-                IotBridgeBinarySensorEntityDescription(
-                    key=key,
-                    translation_key="telemetry",
-                    translation_placeholders=placeholders,
-                    device_class=binary_sensor_class(name, spec),
-                    is_on_fn=_bool_fn(name),
-                    available_fn=_declared_fn(name),
-                )
-            )
-        elif spec.enum is not None:
-            sensors.append(
-                IotBridgeSensorEntityDescription(
-                    key=key,
-                    translation_key="telemetry",
-                    translation_placeholders=placeholders,
-                    device_class=SensorDeviceClass.ENUM,
-                    options=list(spec.enum),
-                    value_fn=_value_fn(name),
-                    available_fn=_declared_fn(name),
-                )
+        if spec.enum is not None:
+            yield SensorDescription(
+                key=key,
+                translation_key="telemetry",
+                translation_placeholders=placeholders,
+                device_class=SensorDeviceClass.ENUM,
+                options=list(spec.enum),
+                value_fn=_value_fn(name),
+                available_fn=_declared_fn(name),
             )
         elif spec.type in ("float", "integer"):
-            kind = numeric_sensor_kind(name, spec)
-            sensors.append(
-                IotBridgeSensorEntityDescription(
-                    key=key,
-                    translation_key="telemetry",
-                    translation_placeholders=placeholders,
-                    device_class=kind.device_class,
-                    native_unit_of_measurement=kind.unit,
-                    state_class=kind.state_class,
-                    value_fn=_value_fn(name),
-                    available_fn=_declared_fn(name),
-                )
+            numeric = numeric_sensor_kind(name, spec)
+            yield SensorDescription(
+                key=key,
+                translation_key="telemetry",
+                translation_placeholders=placeholders,
+                device_class=numeric.device_class,
+                native_unit_of_measurement=numeric.unit,
+                state_class=numeric.state_class,
+                value_fn=_value_fn(name),
+                available_fn=_declared_fn(name),
             )
         else:  # free text
-            sensors.append(
-                IotBridgeSensorEntityDescription(
-                    key=key,
-                    translation_key="telemetry",
-                    translation_placeholders=placeholders,
-                    value_fn=_value_fn(name),
-                    available_fn=_declared_fn(name),
-                )
+            yield SensorDescription(
+                key=key,
+                translation_key="telemetry",
+                translation_placeholders=placeholders,
+                value_fn=_value_fn(name),
+                available_fn=_declared_fn(name),
             )
-    return tuple(sensors), tuple(binary_sensors)
+
+
+def binary_sensor_descriptions(plan: DevicePlan) -> Iterator[BinarySensorDescription]:
+    """Binary sensors for a device's booleans."""
+    for name, spec in plan.manifest.telemetry.items():
+        if _is_binary(spec):
+            yield BinarySensorDescription(
+                key=f"telemetry_{name}",
+                translation_key="telemetry",
+                translation_placeholders={"name": spec.display_name},
+                device_class=binary_sensor_class(name, spec),
+                is_on_fn=_bool_fn(name),
+                available_fn=_declared_fn(name),
+            )
 
 
 def _switch_description(
-    manifest: Manifest, pair: CommandPair
-) -> IotBridgeSwitchEntityDescription[Any, Any]:
-    naming: dict[str, Any] = (
-        # Starting and stopping the device itself: the switch takes the device's name.
-        {"name": None}
-        if pair.label is None
-        else {"translation_key": "command_pair", "translation_placeholders": {"name": pair.label}}
-    )
-    return IotBridgeSwitchEntityDescription(
+    commands: Mapping[str, CommandSpec], pair: CommandPair
+) -> SwitchDescription:
+    # Without a label the pair starts and stops the device itself: the switch takes its name.
+    label = pair.label
+    return SwitchDescription(
         key=pair.key,
-        **naming,
-        is_on_fn=_switch_state_fn(pair),
-        turn_on_fn=_action(pair.on, manifest.commands[pair.on], (pair.key, True)),
-        turn_off_fn=_action(pair.off, manifest.commands[pair.off], (pair.key, False)),
+        name=None if label is None else UNDEFINED,
+        translation_key=None if label is None else "command_pair",
+        translation_placeholders=None if label is None else {"name": label},
+        is_on_fn=pair.is_on,
+        turn_on_fn=_action(pair.on, commands[pair.on].display_name, (pair.key, True)),
+        turn_off_fn=_action(pair.off, commands[pair.off].display_name, (pair.key, False)),
     )
+
+
+def switch_descriptions(plan: DevicePlan) -> Iterator[SwitchDescription]:
+    """A switch for each pair of commands that start and stop the same thing."""
+    for pair in plan.switches:
+        yield _switch_description(plan.manifest.commands, pair)
+
+
+def button_descriptions(plan: DevicePlan) -> Iterator[ButtonDescription]:
+    """A button for each other command that needs no arguments."""
+    for name in plan.buttons:
+        label = plan.manifest.commands[name].display_name
+        yield ButtonDescription(
+            key=f"command_{name}",
+            translation_key="command",
+            translation_placeholders={"name": label},
+            press_fn=_action(name, label),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEntities:
+    """Every entity description one device's manifest yields."""
+
+    sensors: tuple[SensorDescription, ...] = ()
+    binary_sensors: tuple[BinarySensorDescription, ...] = ()
+    switches: tuple[SwitchDescription, ...] = ()
+    buttons: tuple[ButtonDescription, ...] = ()
 
 
 def device_entities(manifest: Manifest | None) -> DeviceEntities:
     """Build every description of a device from its manifest (none without one)."""
-    if manifest is None:
-        return DeviceEntities()
-    sensors, binary_sensors = telemetry_descriptions(manifest)
-    pairs = command_pairs(manifest)
-    paired = {name for pair in pairs for name in (pair.on, pair.off)}
-    switches = tuple(_switch_description(manifest, pair) for pair in pairs)
-    buttons: tuple[IotBridgeButtonEntityDescription[Any, Any], ...] = tuple(
-        IotBridgeButtonEntityDescription(
-            key=f"command_{name}",
-            translation_key="command",
-            translation_placeholders={"name": spec.display_name},
-            press_fn=_action(name, spec),
-        )
-        for name, spec in manifest.commands.items()
-        if name not in paired and not spec.required_arguments
+    plan = DevicePlan.of(manifest)
+    return DeviceEntities(
+        tuple(sensor_descriptions(plan)),
+        tuple(binary_sensor_descriptions(plan)),
+        tuple(switch_descriptions(plan)),
+        tuple(button_descriptions(plan)),
     )
-    return DeviceEntities(sensors, binary_sensors, switches, buttons)
+
+
+_PLATFORM_DESCRIPTIONS: dict[Platform, Callable[[DevicePlan], Iterable[EntityDescription]]] = {
+    Platform.SENSOR: sensor_descriptions,
+    Platform.BINARY_SENSOR: binary_sensor_descriptions,
+    Platform.SWITCH: switch_descriptions,
+    Platform.BUTTON: button_descriptions,
+}
+
+
+def entity_descriptions(
+    devices: SiteDevices, platform: Platform
+) -> Iterator[tuple[str, EntityDescription]]:
+    """(device id, description) for every current device's entities of the platform."""
+    describe = _PLATFORM_DESCRIPTIONS[platform]
+    for device_id, plan in devices.plans.items():
+        for description in describe(plan):
+            yield device_id, description

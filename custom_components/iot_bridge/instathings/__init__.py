@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 import re
 from typing import Any
 
@@ -16,14 +16,20 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-from yarl import URL
 
 from ..api.errors import ApiError
-from ..api.instathings import DEFAULT_WEBSOCKET_URL, InstathingsClient, default_api_url
+from ..api.instathings import (
+    DEFAULT_WEBSOCKET_URL,
+    InstathingsClient,
+    default_api_url,
+    normalize_api_url,
+    normalize_websocket_url,
+)
 from ..compat import vol
 from ..errors import FlowError, flow_error_for
-from ..vendor import SECRET_SELECTOR, EntryDraft, IotBridgeConfigEntry, Vendor
+from ..vendor import SECRET_SELECTOR, EntryDraft, Vendor, VendorConfigEntry
 from .coordinator import InstathingsCoordinator
+from .entities import project_entity_descriptions
 
 CONF_PROJECT = "project"
 CONF_API_URL = "api_url"
@@ -34,8 +40,6 @@ SECTION_ENDPOINTS = "endpoints"
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 # The project name is the first label of https://<project>.instathings.io.
 _PROJECT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_API_SCHEMES = ("http", "https")
-_WEBSOCKET_SCHEMES = ("ws", "wss", "http", "https")
 
 
 def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> InstathingsClient:
@@ -52,7 +56,7 @@ def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> InstathingsClient:
 def _endpoint(
     user_input: Mapping[str, Any],
     key: str,
-    schemes: tuple[str, ...],
+    normalize: Callable[[str], str],
     kept: str | None,
     default: str,
 ) -> str:
@@ -61,12 +65,9 @@ def _endpoint(
     if not text:
         return kept or default
     try:
-        url = URL(text)
+        return normalize(text)
     except ValueError as err:
         raise FlowError("invalid_url", key) from err
-    if url.scheme not in schemes or not url.host:
-        raise FlowError("invalid_url", key)
-    return text.rstrip("/") if key == CONF_API_URL else text
 
 
 class InstathingsVendor(Vendor[InstathingsCoordinator]):
@@ -138,14 +139,14 @@ class InstathingsVendor(Vendor[InstathingsCoordinator]):
             CONF_API_URL: _endpoint(
                 endpoints,
                 CONF_API_URL,
-                _API_SCHEMES,
+                normalize_api_url,
                 kept.get(CONF_API_URL),
                 default_api_url(project),
             ),
             CONF_WEBSOCKET_URL: _endpoint(
                 endpoints,
                 CONF_WEBSOCKET_URL,
-                _WEBSOCKET_SCHEMES,
+                normalize_websocket_url,
                 kept.get(CONF_WEBSOCKET_URL),
                 DEFAULT_WEBSOCKET_URL,
             ),
@@ -159,7 +160,7 @@ class InstathingsVendor(Vendor[InstathingsCoordinator]):
         return EntryDraft(title=f"Instathings {project}", unique_id=project.lower(), data=data)
 
     async def async_setup_entry(
-        self, hass: HomeAssistant, entry: IotBridgeConfigEntry
+        self, hass: HomeAssistant, entry: VendorConfigEntry[InstathingsCoordinator]
     ) -> InstathingsCoordinator:
         """Load devices and their newest values, then start the websocket task."""
         coordinator = InstathingsCoordinator(hass, entry, _client(hass, entry.data))
@@ -170,5 +171,5 @@ class InstathingsVendor(Vendor[InstathingsCoordinator]):
     def entity_descriptions(
         self, coordinator: InstathingsCoordinator, platform: Platform
     ) -> Iterable[tuple[str, EntityDescription]]:
-        """The coordinator's catalog of entities."""
-        return coordinator.entity_descriptions(platform)
+        """Every device's entities, as its values so far call for."""
+        return project_entity_descriptions(coordinator, platform)

@@ -1,22 +1,20 @@
-"""Entities of an Instathings device, inferred from the keys of its ``data`` object.
+"""Entities of an Instathings project: one per data key of each device, and a gateway's link.
 
 Instathings forwards whatever a device sends, so there is no schema to read:
-each key becomes one entity, chosen by the value's JSON type when the key is
-first seen (numbers and strings are sensors, booleans binary sensors, a
-``state`` of ``ON``/``OFF`` a switch) and refined by well-known key names
-(``temperature``, ``power``, ``pm2.5``, ...). Units follow the conventions of
+each key becomes one entity, chosen by its value's kind when the key is first
+seen (``model.ValueKind``: numbers and strings are sensors, booleans binary
+sensors, a ``state`` of ``ON``/``OFF`` a switch) and refined by well-known key
+names (``temperature``, ``power``, ``pm2.5``, ...). Units follow the conventions of
 zigbee2mqtt, which Instathings gateways run: °C, %, W, kWh, V, A, lx, hPa, ppm.
 Objects and lists (``color``, ``relays``) have no entity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 import re
-from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
@@ -24,6 +22,7 @@ from homeassistant.const import (
     PERCENTAGE,
     SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
+    Platform,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
     UnitOfEnergy,
@@ -32,33 +31,20 @@ from homeassistant.const import (
     UnitOfPressure,
     UnitOfTemperature,
 )
+from homeassistant.helpers.entity import EntityDescription
 
 from ..compat import CONCENTRATION_PPM, CONCENTRATION_UG_PER_M3, BinarySensorDeviceClass
 from ..descriptions import (
-    ActionFn,
     IotBridgeBinarySensorEntityDescription,
     IotBridgeSensorEntityDescription,
     IotBridgeSwitchEntityDescription,
     SensorValue,
 )
+from .coordinator import InstathingsCoordinator
+from .model import STATE_KEY, SWITCH_VALUES, InstathingsDeviceState, ValueKind
 
-if TYPE_CHECKING:
-    from .coordinator import DeviceState
-
-# The key whose ON/OFF value makes a device switchable (documented control body).
-STATE_KEY = "state"
-SWITCH_VALUES = ("ON", "OFF")
 # Home Assistant refuses longer states.
 MAX_STATE_LENGTH = 255
-
-
-class Kind(StrEnum):
-    """What kind of entity a data key became when it was first seen."""
-
-    NUMBER = "number"
-    TEXT = "text"
-    FLAG = "flag"
-    SWITCH = "switch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,39 +158,28 @@ def humanize(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def kind_of(key: str, value: Any) -> Kind | None:
-    """The kind of entity a value calls for; None for objects, lists and nulls."""
-    if isinstance(value, bool):
-        return Kind.FLAG
-    if isinstance(value, int | float):
-        return Kind.NUMBER
-    if isinstance(value, str):
-        if key == STATE_KEY and value.upper() in SWITCH_VALUES:
-            return Kind.SWITCH
-        return Kind.TEXT
-    return None
-
-
-def _number(value: Any) -> SensorValue:
+def _number(value: object) -> SensorValue:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _text(value: Any) -> SensorValue:
+def _text(value: object) -> SensorValue:
     if value is None or isinstance(value, dict | list):
         return None
     text = value if isinstance(value, str) else str(value)
     return text[:MAX_STATE_LENGTH]
 
 
-def _reachable(state: DeviceState) -> bool:
+def _reachable(state: InstathingsDeviceState) -> bool:
     return state.reachable
 
 
 @cache
-def sensor_description(key: str, kind: Kind) -> IotBridgeSensorEntityDescription[Any]:
+def sensor_description(
+    key: str, kind: ValueKind
+) -> IotBridgeSensorEntityDescription[InstathingsDeviceState]:
     """The sensor of a numeric or text key."""
-    if kind is Kind.TEXT:
-        return IotBridgeSensorEntityDescription(
+    if kind is ValueKind.TEXT:
+        return IotBridgeSensorEntityDescription[InstathingsDeviceState](
             key=key,
             translation_key="data_value",
             translation_placeholders={"key": humanize(key)},
@@ -213,7 +188,7 @@ def sensor_description(key: str, kind: Kind) -> IotBridgeSensorEntityDescription
         )
     spec, whole = _lookup(NUMBERS, key)
     spec = spec or NumberSpec(None, None)
-    return IotBridgeSensorEntityDescription(
+    return IotBridgeSensorEntityDescription[InstathingsDeviceState](
         key=key,
         translation_key="data_value",
         translation_placeholders={"key": spec.name if whole and spec.name else humanize(key)},
@@ -229,18 +204,18 @@ def sensor_description(key: str, kind: Kind) -> IotBridgeSensorEntityDescription
 
 
 @cache
-def flag_description(key: str) -> IotBridgeBinarySensorEntityDescription[Any]:
+def flag_description(key: str) -> IotBridgeBinarySensorEntityDescription[InstathingsDeviceState]:
     """The binary sensor of a boolean key."""
     spec, _ = _lookup(FLAGS, key)
     spec = spec or FlagSpec(None)
 
-    def is_on(state: DeviceState) -> bool | None:
+    def is_on(state: InstathingsDeviceState) -> bool | None:
         value = state.values.get(key)
         if not isinstance(value, bool):
             return None
         return not value if spec.inverted else value
 
-    return IotBridgeBinarySensorEntityDescription(
+    return IotBridgeBinarySensorEntityDescription[InstathingsDeviceState](
         key=key,
         translation_key="data_flag",
         translation_placeholders={"key": humanize(key)},
@@ -252,13 +227,13 @@ def flag_description(key: str) -> IotBridgeBinarySensorEntityDescription[Any]:
     )
 
 
-def _gateway_connected(state: DeviceState) -> bool | None:
+def _gateway_connected(state: InstathingsDeviceState) -> bool | None:
     return state.connected
 
 
 # The gateway's link to the cloud: stays available while the gateway is offline,
 # because showing that is its whole point.
-CLOUD_CONNECTION = IotBridgeBinarySensorEntityDescription(
+CLOUD_CONNECTION = IotBridgeBinarySensorEntityDescription[InstathingsDeviceState](
     key="cloud_connection",
     translation_key="cloud_connection",
     device_class=BinarySensorDeviceClass.CONNECTIVITY,
@@ -267,22 +242,44 @@ CLOUD_CONNECTION = IotBridgeBinarySensorEntityDescription(
 )
 
 
-def _switch_is_on(state: DeviceState) -> bool | None:
+def _switch_is_on(state: InstathingsDeviceState) -> bool | None:
     value = state.optimistic.get(STATE_KEY, state.values.get(STATE_KEY))
     if not isinstance(value, str) or value.upper() not in SWITCH_VALUES:
         return None
     return value.upper() == "ON"
 
 
-def switch_description(
-    turn_on: ActionFn[Any], turn_off: ActionFn[Any]
-) -> IotBridgeSwitchEntityDescription[Any, Any]:
-    """The switch of a device reporting ``state`` ON/OFF; it is the device's main feature."""
-    return IotBridgeSwitchEntityDescription(
-        key=STATE_KEY,
-        name=None,
-        is_on_fn=_switch_is_on,
-        turn_on_fn=turn_on,
-        turn_off_fn=turn_off,
-        available_fn=_reachable,
-    )
+async def _turn_on(coordinator: InstathingsCoordinator, device_key: str) -> None:
+    await coordinator.async_set_state(device_key, on=True)
+
+
+async def _turn_off(coordinator: InstathingsCoordinator, device_key: str) -> None:
+    await coordinator.async_set_state(device_key, on=False)
+
+
+# A device reporting ``state`` ON/OFF: switching is its main feature, so the switch
+# carries the device's name.
+SWITCH = IotBridgeSwitchEntityDescription[InstathingsDeviceState, InstathingsCoordinator](
+    key=STATE_KEY,
+    name=None,
+    is_on_fn=_switch_is_on,
+    turn_on_fn=_turn_on,
+    turn_off_fn=_turn_off,
+    available_fn=_reachable,
+)
+
+
+def project_entity_descriptions(
+    coordinator: InstathingsCoordinator, platform: Platform
+) -> Iterator[tuple[str, EntityDescription]]:
+    """Each device's entities: one per data key, plus a gateway's cloud connection."""
+    for device_key, state in list(coordinator.devices.items()):
+        if platform is Platform.BINARY_SENSOR and state.device.is_gateway:
+            yield device_key, CLOUD_CONNECTION
+        for data_key, kind in list(state.kinds.items()):
+            if platform is Platform.SENSOR and kind in (ValueKind.NUMBER, ValueKind.TEXT):
+                yield device_key, sensor_description(data_key, kind)
+            elif platform is Platform.BINARY_SENSOR and kind is ValueKind.FLAG:
+                yield device_key, flag_description(data_key)
+            elif platform is Platform.SWITCH and kind is ValueKind.SWITCH:
+                yield device_key, SWITCH

@@ -23,8 +23,9 @@ from ..api.errors import ApiError, ApiForbiddenError
 from ..api.netemera import NetemeraClient, normalize_url
 from ..compat import vol
 from ..errors import FlowError, flow_error_for
-from ..vendor import SECRET_SELECTOR, EntryDraft, IotBridgeConfigEntry, Vendor
+from ..vendor import SECRET_SELECTOR, EntryDraft, Vendor, VendorConfigEntry
 from .coordinator import NetemeraCoordinator
+from .entities import entity_descriptions
 from .options import NetemeraOptionsFlow
 
 CONF_AUTH_URL: Final = "auth_url"
@@ -123,25 +124,25 @@ class NetemeraVendor(Vendor[NetemeraCoordinator]):
         )
 
     async def async_setup_entry(
-        self, hass: HomeAssistant, entry: IotBridgeConfigEntry
+        self, hass: HomeAssistant, entry: VendorConfigEntry[NetemeraCoordinator]
     ) -> NetemeraCoordinator:
         """Restore known devices, catch up from history, then follow the stream."""
         coordinator = NetemeraCoordinator(hass, entry, _client(hass, entry.data))
         # API errors map themselves: refused credentials start re-authentication,
         # an unreachable server retries set-up later.
         await coordinator.async_config_entry_first_refresh()
-        coordinator.async_start()
+        coordinator.async_start_stream()
         return coordinator
 
-    def options_flow(self, entry: ConfigEntry) -> OptionsFlow:
+    def options_flow(self, entry: ConfigEntry[Any]) -> OptionsFlow:
         """Per end-device decoder and downlink."""
         return NetemeraOptionsFlow()
 
     def entity_descriptions(
         self, coordinator: NetemeraCoordinator, platform: Platform
     ) -> Iterable[tuple[str, EntityDescription]]:
-        """The coordinator's catalog of entities."""
-        return coordinator.entity_descriptions(platform)
+        """Every end-device's sensors and, where a downlink is configured, its switch."""
+        return entity_descriptions(coordinator, platform)
 
 
 def _url_identity(url: str) -> str:

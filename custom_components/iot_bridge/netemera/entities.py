@@ -1,11 +1,11 @@
-"""Entity descriptions of a LoRaWAN end-device: radio metadata, payload, LPP values, downlink."""
+"""Entities of a LoRaWAN end-device: radio metadata, payload, LPP values, downlink switch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
@@ -15,6 +15,7 @@ from homeassistant.const import (
     SIGNAL_STRENGTH_DECIBELS,
     SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
+    Platform,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
     UnitOfEnergy,
@@ -24,9 +25,11 @@ from homeassistant.const import (
     UnitOfPressure,
     UnitOfTemperature,
 )
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.util import dt as dt_util
 
 from ..api.cayenne_lpp import TYPES as LPP_TYPES, LppValue
+from ..api.netemera import Uplink
 from ..compat import CONCENTRATION_PPM
 from ..descriptions import (
     IotBridgeSensorEntityDescription,
@@ -34,13 +37,12 @@ from ..descriptions import (
     SensorValue,
 )
 from ..errors import command_errors
+from .coordinator import NetemeraCoordinator
 from .model import EndDevice
-
-if TYPE_CHECKING:
-    from ..coordinator import IotBridgeCoordinator
+from .settings import device_settings
 
 
-def _uplink_value(read: Callable[[Any], SensorValue]) -> Callable[[EndDevice], SensorValue]:
+def _uplink_value(read: Callable[[Uplink], SensorValue]) -> Callable[[EndDevice], SensorValue]:
     def value(device: EndDevice) -> SensorValue:
         return None if device.uplink is None else read(device.uplink)
 
@@ -66,8 +68,8 @@ def _snr(device: EndDevice) -> SensorValue:
 
 
 # Radio metadata and the raw payload: every end-device has these.
-UPLINK_SENSORS: tuple[IotBridgeSensorEntityDescription[Any], ...] = (
-    IotBridgeSensorEntityDescription(
+UPLINK_SENSORS: tuple[IotBridgeSensorEntityDescription[EndDevice], ...] = (
+    IotBridgeSensorEntityDescription[EndDevice](
         key="rssi",
         translation_key="netemera_rssi",
         device_class=SensorDeviceClass.SIGNAL_STRENGTH,
@@ -77,7 +79,7 @@ UPLINK_SENSORS: tuple[IotBridgeSensorEntityDescription[Any], ...] = (
         value_fn=_rssi,
         attributes_fn=_gateway_attributes,
     ),
-    IotBridgeSensorEntityDescription(
+    IotBridgeSensorEntityDescription[EndDevice](
         key="snr",
         translation_key="netemera_snr",
         # SNR is a ratio in dB, not a signal strength: no device class.
@@ -88,25 +90,25 @@ UPLINK_SENSORS: tuple[IotBridgeSensorEntityDescription[Any], ...] = (
         value_fn=_snr,
         attributes_fn=_gateway_attributes,
     ),
-    IotBridgeSensorEntityDescription(
+    IotBridgeSensorEntityDescription[EndDevice](
         key="frame_counter",
         translation_key="netemera_frame_counter",
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_uplink_value(lambda uplink: uplink.f_cnt_up),
     ),
-    IotBridgeSensorEntityDescription(
+    IotBridgeSensorEntityDescription[EndDevice](
         key="port",
         translation_key="netemera_port",
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_uplink_value(lambda uplink: uplink.f_port),
     ),
-    IotBridgeSensorEntityDescription(
+    IotBridgeSensorEntityDescription[EndDevice](
         key="data_rate",
         translation_key="netemera_data_rate",
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_uplink_value(lambda uplink: uplink.data_rate),
     ),
-    IotBridgeSensorEntityDescription(
+    IotBridgeSensorEntityDescription[EndDevice](
         key="frequency",
         translation_key="netemera_frequency",
         device_class=SensorDeviceClass.FREQUENCY,
@@ -115,14 +117,14 @@ UPLINK_SENSORS: tuple[IotBridgeSensorEntityDescription[Any], ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_uplink_value(lambda uplink: uplink.frequency),
     ),
-    IotBridgeSensorEntityDescription(
+    IotBridgeSensorEntityDescription[EndDevice](
         key="last_seen",
         translation_key="netemera_last_seen",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_uplink_value(lambda uplink: uplink.recv_time),
     ),
-    IotBridgeSensorEntityDescription(
+    IotBridgeSensorEntityDescription[EndDevice](
         # For a device without a decoder this is its data, so not diagnostic.
         key="payload",
         translation_key="netemera_payload",
@@ -209,14 +211,14 @@ def _lpp_value(
 @cache
 def lpp_descriptions(
     channel: int, type_id: int
-) -> tuple[IotBridgeSensorEntityDescription[Any], ...]:
+) -> tuple[IotBridgeSensorEntityDescription[EndDevice], ...]:
     """The sensors for one LPP channel and type (one per axis for multi-value types)."""
     return tuple(_lpp_descriptions(channel, type_id))
 
 
 def _lpp_descriptions(
     channel: int, type_id: int
-) -> Iterator[IotBridgeSensorEntityDescription[Any]]:
+) -> Iterator[IotBridgeSensorEntityDescription[EndDevice]]:
     lpp_type = LPP_TYPES[type_id]
     spec = LPP_SENSORS.get(type_id, LppSensor())
     key = (channel, type_id)
@@ -224,7 +226,7 @@ def _lpp_descriptions(
     for index, axis in enumerate(axes):
         unit = spec.axis_units[index] if spec.axis_units else spec.unit
         suffix = "" if axis is None else f"_{axis}"
-        yield IotBridgeSensorEntityDescription(
+        yield IotBridgeSensorEntityDescription[EndDevice](
             key=f"lpp_{channel}_{type_id}{suffix}",
             translation_key=f"lpp_{lpp_type.name}",
             translation_placeholders={"channel": str(channel), "axis": axis or ""},
@@ -238,33 +240,49 @@ def _lpp_descriptions(
 
 def device_sensor_descriptions(
     device: EndDevice,
-) -> Iterator[IotBridgeSensorEntityDescription[Any]]:
+) -> Iterator[IotBridgeSensorEntityDescription[EndDevice]]:
     """Every sensor an end-device has now."""
     yield from UPLINK_SENSORS
     for channel, type_id in sorted(device.values):
         yield from lpp_descriptions(channel, type_id)
 
 
-async def _switch(coordinator: IotBridgeCoordinator[Any], dev_eui: str, on: bool) -> None:
-    from .coordinator import NetemeraCoordinator  # noqa: PLC0415 - coordinator imports this module
-
-    assert isinstance(coordinator, NetemeraCoordinator)
+async def _switch(coordinator: NetemeraCoordinator, dev_eui: str, on: bool) -> None:
     async with command_errors("send the downlink"):
         await coordinator.async_send_switch_downlink(dev_eui, on)
 
 
-async def _turn_on(coordinator: IotBridgeCoordinator[Any], dev_eui: str) -> None:
+async def _turn_on(coordinator: NetemeraCoordinator, dev_eui: str) -> None:
     await _switch(coordinator, dev_eui, True)
 
 
-async def _turn_off(coordinator: IotBridgeCoordinator[Any], dev_eui: str) -> None:
+async def _turn_off(coordinator: NetemeraCoordinator, dev_eui: str) -> None:
     await _switch(coordinator, dev_eui, False)
 
 
-DOWNLINK_SWITCH: IotBridgeSwitchEntityDescription[Any, Any] = IotBridgeSwitchEntityDescription(
+DOWNLINK_SWITCH = IotBridgeSwitchEntityDescription[EndDevice, NetemeraCoordinator](
     key="downlink",
     translation_key="netemera_downlink",
     is_on_fn=lambda device: device.switch_on,
     turn_on_fn=_turn_on,
     turn_off_fn=_turn_off,
 )
+
+
+def entity_descriptions(
+    coordinator: NetemeraCoordinator, platform: Platform
+) -> Iterable[tuple[str, EntityDescription]]:
+    """Sensors for every device; a switch for devices with a downlink configured."""
+    if platform is Platform.SENSOR:
+        return [
+            (dev_eui, description)
+            for dev_eui, device in coordinator.devices.items()
+            for description in device_sensor_descriptions(device)
+        ]
+    if platform is Platform.SWITCH:
+        return [
+            (dev_eui, DOWNLINK_SWITCH)
+            for dev_eui in coordinator.devices
+            if device_settings(coordinator.options, dev_eui).downlink is not None
+        ]
+    return ()

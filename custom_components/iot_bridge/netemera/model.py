@@ -1,24 +1,35 @@
-"""What IoT Bridge knows about a Netemera application's end-devices.
+"""What IoT Bridge knows about a Netemera application and its end-devices.
 
 Pure data and rules, no Home Assistant: which packet counts (duplicates,
-late packets, frame counter resets), what a device's entities read, and how
-it all is written to and read back from Home Assistant's Store.
+late packets, frame counter resets), where history must start so nothing is
+missed, what a device's entities read, and how it all is written to and read
+back from Home Assistant's Store.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from ..api.cayenne_lpp import TYPES as LPP_TYPES, LppDecodeError, LppValue, decode
 from ..api.errors import ApiPayloadError
 from ..api.netemera import GatewayInfo, Uplink, parse_uplink
+from ..api.timestamps import timestamp_or_none
 
 # Frame counters remembered per device to recognise repeats; a network re-sends
 # recent frames, never ones from hundreds of frames ago.
 RECENT_FRAMES = 32
+# The first start has nothing to resume from: show what the last hour brought.
+FIRST_CATCH_UP = timedelta(hours=1)
+# Uplinks of different devices arrive in no total order: look back a little
+# before the newest packet seen (repeats are dropped anyway).
+CATCH_UP_MARGIN = timedelta(minutes=5)
+# After a long downtime only the recent past matters (and the answer stays small).
+MAX_CATCH_UP = timedelta(days=7)
+# A device that sent nothing for this long may be deleted by the user.
+STALE_AFTER = timedelta(days=1)
 
 
 class Decoder(StrEnum):
@@ -145,6 +156,89 @@ class EndDevice:
         switch_on = data.get("switch_on")
         device.switch_on = switch_on if isinstance(switch_on, bool) else None
         return device
+
+
+@dataclass(slots=True)
+class ApplicationState:
+    """Every end-device of the application, by DevEUI, and how far the uplinks are known."""
+
+    devices: dict[str, EndDevice] = field(default_factory=dict)
+    # The stream's position: a reconnect with it replays what was missed.
+    last_event_id: str | None = None
+    # The newest receive time of any uplink taken in.
+    last_recv_time: datetime | None = None
+    # Everything the server had before this moment has been received.
+    covered_until: datetime | None = None
+
+    def apply(self, uplink: Uplink) -> Outcome:
+        """Take one uplink in; a device heard of for the first time is added."""
+        device = self.devices.get(uplink.dev_eui)
+        is_new = device is None
+        if device is None:
+            device = EndDevice(uplink.dev_eui)
+        outcome = device.accept(uplink)
+        if outcome is Outcome.DUPLICATE:
+            return outcome
+        if uplink.recv_time is not None and (
+            self.last_recv_time is None or uplink.recv_time > self.last_recv_time
+        ):
+            self.last_recv_time = uplink.recv_time
+        if outcome is Outcome.APPLIED and is_new:
+            self.devices[uplink.dev_eui] = device
+            return Outcome.NEW_DEVICE
+        return outcome
+
+    def catch_up_start(self, now: datetime) -> datetime:
+        """Where history must start so nothing since the last packet seen is missing."""
+        known = [moment for moment in (self.last_recv_time, self.covered_until) if moment]
+        if not known:
+            return now - FIRST_CATCH_UP
+        return max(max(known) - CATCH_UP_MARGIN, now - MAX_CATCH_UP)
+
+    def cover(self, moment: datetime) -> None:
+        """Note that everything the server had before ``moment`` has been received."""
+        if self.covered_until is None or moment > self.covered_until:
+            self.covered_until = moment
+
+    def may_forget(self, dev_eui: str, now: datetime) -> bool:
+        """Whether a device is silent for long enough (or unknown) to be deleted."""
+        device = self.devices.get(dev_eui)
+        return device is None or (
+            device.recv_time is not None and device.recv_time <= now - STALE_AFTER
+        )
+
+    # --- persistence ------------------------------------------------------------
+
+    def as_dict(self) -> dict[str, Any]:
+        """Serialise for the Store."""
+        return {
+            "last_event_id": self.last_event_id,
+            "last_recv_time": _format_time(self.last_recv_time),
+            "covered_until": _format_time(self.covered_until),
+            "devices": {dev_eui: device.as_dict() for dev_eui, device in self.devices.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, stored: Any) -> ApplicationState:
+        """Restore from the Store, skipping anything malformed (nothing stored: empty)."""
+        state = cls()
+        if not isinstance(stored, dict):
+            return state
+        devices = stored.get("devices")
+        if isinstance(devices, dict):
+            for dev_eui, item in devices.items():
+                device = EndDevice.from_dict(str(dev_eui), item)
+                if device.uplink is not None:
+                    state.devices[device.dev_eui] = device
+        event_id = stored.get("last_event_id")
+        state.last_event_id = event_id if isinstance(event_id, str) and event_id else None
+        state.last_recv_time = timestamp_or_none(stored.get("last_recv_time"))
+        state.covered_until = timestamp_or_none(stored.get("covered_until"))
+        return state
+
+
+def _format_time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def uplink_as_dict(uplink: Uplink) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Options: per end-device decoder and downlink switch.
+"""Options: per end-device decoder and downlink switch, applied without a reload.
 
 The first form picks a device the application has heard from; the second sets
 its decoder and, optionally, the port and hex payloads its switch sends.
@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import (
-    ConfigEntry,
-    ConfigEntryState,
-    ConfigFlowResult,
-    OptionsFlow,
-)
+from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult, OptionsFlow
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -28,7 +26,9 @@ from homeassistant.helpers.selector import (
 
 from ..api.netemera import validate_hex
 from ..compat import vol
+from ..vendor import VendorConfigEntry
 from .coordinator import NetemeraCoordinator
+from .entities import entity_descriptions
 from .model import Decoder
 from .settings import (
     CONF_CONFIRMED,
@@ -48,16 +48,21 @@ class NetemeraOptionsFlow(OptionsFlow):
         """Start with no device chosen."""
         self._dev_eui: str | None = None
 
+    @property
+    def _entry(self) -> VendorConfigEntry[NetemeraCoordinator]:
+        # Home Assistant types an options flow's entry loosely; the vendor only
+        # offers this flow for its own entries.
+        return self.config_entry
+
     def _coordinator(self) -> NetemeraCoordinator | None:
         """The running coordinator, when the entry is loaded."""
-        entry: ConfigEntry[Any] = self.config_entry
+        entry = self._entry
         if entry.state is not ConfigEntryState.LOADED:
             return None
-        coordinator = entry.runtime_data.coordinator
-        return coordinator if isinstance(coordinator, NetemeraCoordinator) else None
+        return entry.runtime_data.coordinator
 
     def _known_devices(self) -> list[str]:
-        entry: ConfigEntry[Any] = self.config_entry
+        entry = self._entry
         coordinator = self._coordinator()
         devices = coordinator.devices if coordinator is not None else {}
         # Devices configured earlier stay choosable even when not heard from lately.
@@ -96,15 +101,15 @@ class NetemeraOptionsFlow(OptionsFlow):
         dev_eui = self._dev_eui
         assert dev_eui is not None
         errors: dict[str, str] = {}
-        current: dict[str, Any] = dict(self.config_entry.options.get(dev_eui) or {})
+        current: dict[str, Any] = dict(self._entry.options.get(dev_eui) or {})
         if user_input is not None:
             settings = _settings_from_form(user_input, errors)
             if not errors:
-                options = {**self.config_entry.options, dev_eui: settings}
+                options = {**self._entry.options, dev_eui: settings}
                 # Applied in place (no reload, the stream stays connected); the entry has
                 # no update listener, so reauth and reconfigure may reload it.
                 if (coordinator := self._coordinator()) is not None:
-                    coordinator.async_apply_options(options)
+                    async_apply_options(self.hass, coordinator, options)
                 return self.async_create_entry(data=options)
             current = user_input
         schema = self.add_suggested_values_to_schema(_decoder_schema(), current)
@@ -114,6 +119,27 @@ class NetemeraOptionsFlow(OptionsFlow):
             errors=errors,
             description_placeholders={"dev_eui": dev_eui},
         )
+
+
+@callback
+def async_apply_options(
+    hass: HomeAssistant, coordinator: NetemeraCoordinator, options: dict[str, Any]
+) -> None:
+    """Use new settings at once and delete the entities they no longer create."""
+    if not coordinator.async_set_options(options):
+        return
+    entry = coordinator.config_entry
+    prefix = f"{entry.unique_id}_"
+    wanted = {
+        f"{prefix}{device_key}_{description.key}"
+        for platform in (Platform.SENSOR, Platform.SWITCH)
+        for device_key, description in entity_descriptions(coordinator, platform)
+    }
+    registry = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+        dev_eui = entity.unique_id.removeprefix(prefix).split("_", 1)[0]
+        if entity.unique_id not in wanted and dev_eui in coordinator.devices:
+            registry.async_remove(entity.entity_id)
 
 
 def _decoder_schema() -> vol.Schema:

@@ -1,0 +1,406 @@
+"""An Enapter site's state: its devices, what their manifests call for, their latest telemetry.
+
+Plain Python, no Home Assistant: the coordinator feeds it device lists and
+telemetry, the entities read it.
+
+Nothing here is hard-coded per blueprint: a device's manifest alone says which
+telemetry it shows and which commands pair up as a switch (start/stop,
+enable_x/disable_x, x_on/x_off, open/close); the other commands are buttons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api.enapter import EnapterDevice, Manifest, TelemetryPoint, TelemetrySpec
+
+# Home Assistant keeps at most 255 characters of a state.
+MAX_STATE_LENGTH = 255
+# Lua devices run on the site's gateway.
+ON_GATEWAY_TYPES = frozenset({"LUA", "VIRTUAL_UCM"})
+
+type TelemetryValue = bool | int | float | str | None
+
+
+# --- telemetry ---------------------------------------------------------------
+
+
+def typed_value(spec: TelemetrySpec, point: TelemetryPoint) -> TelemetryValue:
+    """Check a datapoint against its manifest entry; None for no recent or a wrong value.
+
+    ``timestamp: null`` is Enapter's way of saying there is no recent value.
+    """
+    value = point.value
+    if point.timestamp is None or value is None:
+        return None
+    if spec.enum is not None:
+        text = _enum_text(value)
+        return text if text in spec.enum else None
+    if spec.type == "boolean":
+        return value if isinstance(value, bool) else None
+    if spec.type in ("float", "integer"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return value
+    if isinstance(value, str):
+        return value[:MAX_STATE_LENGTH]
+    return None
+
+
+def _enum_text(value: Any) -> str | None:
+    # Numeric enums are options as text ("1"); a reported 1.0 still means "1".
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return None
+
+
+def invalid_values(
+    device: EnapterDevice, points: Mapping[str, TelemetryPoint]
+) -> Iterator[tuple[str, TelemetrySpec, Any]]:
+    """(attribute, its spec, the value) for recent values the device's manifest does not allow."""
+    if device.manifest is None:
+        return
+    for attribute, point in points.items():
+        spec = device.manifest.telemetry.get(attribute)
+        if spec is None or point.timestamp is None or point.value is None:
+            continue
+        if typed_value(spec, point) is None:
+            yield attribute, spec, point.value
+
+
+def contradicts_connectivity(device: EnapterDevice, points: Mapping[str, TelemetryPoint]) -> bool:
+    """Whether telemetry disagrees with the listed connectivity.
+
+    An ONLINE device whose values all went stale, or an OFFLINE one sending again.
+    """
+    if not points:
+        return False
+    fresh = any(point.timestamp is not None for point in points.values())
+    return fresh == (device.connectivity == "OFFLINE")
+
+
+@dataclass(slots=True)
+class EnapterDeviceState:
+    """What one device's entities read: its record, latest telemetry and switch bookkeeping."""
+
+    device: EnapterDevice | None
+    telemetry: Mapping[str, TelemetryPoint] = field(default_factory=dict)
+    # Switch key -> state the last successful command set, until the next poll shows the truth.
+    pending: dict[str, bool] = field(default_factory=dict)
+    # Switch key -> state assumed for switches without matching telemetry.
+    assumed: dict[str, bool] = field(default_factory=dict)
+
+    def value(self, attribute: str) -> TelemetryValue:
+        """The attribute's typed value, or None when missing, stale or of the wrong type."""
+        if self.device is None or self.device.manifest is None:
+            return None
+        spec = self.device.manifest.telemetry.get(attribute)
+        point = self.telemetry.get(attribute)
+        if spec is None or point is None:
+            return None
+        return typed_value(spec, point)
+
+    def declares(self, attribute: str) -> bool:
+        """Whether the device's current manifest still has the attribute."""
+        manifest = self.device.manifest if self.device else None
+        return manifest is not None and attribute in manifest.telemetry
+
+
+@dataclass(slots=True)
+class SiteState:
+    """Every device's state after the latest poll."""
+
+    devices: dict[str, EnapterDeviceState]
+
+
+# --- command pairs -----------------------------------------------------------
+
+# (on word, off word, telemetry words naming the "on" state, enum values meaning "on")
+_PAIRS: tuple[tuple[str, str, tuple[str, ...], frozenset[str]], ...] = (
+    (
+        "start",
+        "stop",
+        ("running", "started", "active"),
+        frozenset(
+            {
+                "running",
+                "run",
+                "started",
+                "starting",
+                "steady",
+                "ramp_up",
+                "ramping_up",
+                "producing",
+                "production",
+                "operating",
+                "operation",
+                "active",
+                "working",
+                "on",
+            }
+        ),
+    ),
+    ("enable", "disable", ("enabled", "on", "active"), frozenset({"enabled", "on", "active"})),
+    ("on", "off", ("on", "enabled", "active"), frozenset({"on", "enabled", "active"})),
+    (
+        "activate",
+        "deactivate",
+        ("active", "activated", "on"),
+        frozenset({"active", "activated", "on"}),
+    ),
+    ("open", "close", ("open", "opened"), frozenset({"open", "opened", "opening"})),
+)
+_FILLER_WORDS = frozenset({"turn", "switch", "set"})
+_STATE_ATTRIBUTES = ("status", "state", "mode", "operating_state", "operation_status")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandPair:
+    """Two commands that switch the same thing on and off."""
+
+    key: str
+    on: str
+    off: str
+    label: str | None
+    # Telemetry the switch follows, and the enum values that mean "on" (None for a boolean).
+    attribute: str | None = None
+    on_values: frozenset[str] | None = None
+
+    def is_on(self, state: EnapterDeviceState) -> bool | None:
+        """A command's effect until the next poll, else the telemetry followed, else assumed."""
+        if self.key in state.pending:
+            return state.pending[self.key]
+        if self.attribute is None:
+            return state.assumed.get(self.key)
+        value = state.value(self.attribute)
+        if value is None:
+            return None
+        if self.on_values is None:
+            return bool(value)
+        return value in self.on_values
+
+
+def _pair_label(on_name: str, off_name: str, base: list[str]) -> str | None:
+    """Name a switch by what its two commands' display names share ("Production")."""
+    pair_words = {word for pair in _PAIRS for word in pair[:2]} | _FILLER_WORDS
+    off_words = {word.lower() for word in off_name.split()}
+    shared = [
+        word
+        for word in on_name.split()
+        if word.lower() in off_words and word.lower() not in pair_words
+    ]
+    if shared:
+        return " ".join(shared)
+    if base:
+        return " ".join(base).capitalize()
+    return None  # the device's main function: the switch takes the device's name
+
+
+def _follow(
+    manifest: Manifest, base: list[str], state_words: tuple[str, ...], on_values: frozenset[str]
+) -> tuple[str | None, frozenset[str] | None]:
+    """Find the telemetry a switch should show: a boolean, else a state enum."""
+    joined = "_".join(base)
+    if joined:
+        names = [
+            joined,
+            f"is_{joined}",
+            *(f"{joined}_{word}" for word in state_words),
+            *(f"{word}_{joined}" for word in state_words),
+        ]
+    else:
+        names = [*state_words, *(f"is_{word}" for word in state_words)]
+    for name in names:
+        spec = manifest.telemetry.get(name)
+        if spec is not None and spec.type == "boolean" and spec.enum is None:
+            return name, None
+    enums = (
+        [f"{joined}_{suffix}" for suffix in _STATE_ATTRIBUTES]
+        if joined
+        else list(_STATE_ATTRIBUTES)
+    )
+    for name in enums:
+        spec = manifest.telemetry.get(name)
+        if spec is None or spec.enum is None:
+            continue
+        matching = frozenset(
+            option
+            for option in spec.enum
+            if option.lower() in on_values or set(option.lower().split("_")) & (on_values - {"on"})
+        )
+        if matching and matching != set(spec.enum):
+            return name, matching
+    return None, None
+
+
+def command_pairs(manifest: Manifest) -> list[CommandPair]:
+    """Pair commands like start/stop, enable_x/disable_x, x_on/x_off, open/close."""
+    usable = {name for name, spec in manifest.commands.items() if not spec.required_arguments}
+    pairs: list[CommandPair] = []
+    taken: set[str] = set()
+    for name in sorted(usable):
+        if name in taken:
+            continue
+        tokens = name.lower().split("_")
+        for on_word, off_word, state_words, on_values in _PAIRS:
+            if on_word not in tokens:
+                continue
+            index = tokens.index(on_word)
+            off_tokens = [*tokens[:index], off_word, *tokens[index + 1 :]]
+            off = next(
+                (cand for cand in usable - taken if cand.lower().split("_") == off_tokens), None
+            )
+            if off is None:
+                continue
+            base = [t for i, t in enumerate(tokens) if i != index and t not in _FILLER_WORDS]
+            attribute, values = _follow(manifest, base, state_words, on_values)
+            pairs.append(
+                CommandPair(
+                    key=f"switch_{name}",
+                    on=name,
+                    off=off,
+                    label=_pair_label(
+                        manifest.commands[name].display_name,
+                        manifest.commands[off].display_name,
+                        base,
+                    ),
+                    attribute=attribute,
+                    on_values=values,
+                )
+            )
+            taken.update((name, off))
+            break
+    return pairs
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePlan:
+    """What a device's manifest calls for: its telemetry, switches and buttons."""
+
+    manifest: Manifest = field(default_factory=Manifest)
+    switches: tuple[CommandPair, ...] = ()
+    # Commands that are neither half of a pair nor need arguments.
+    buttons: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, manifest: Manifest | None) -> DevicePlan:
+        """Plan a device from its manifest; a device without one gets no entities."""
+        if manifest is None:
+            return cls()
+        pairs = tuple(command_pairs(manifest))
+        paired = {name for pair in pairs for name in (pair.on, pair.off)}
+        buttons = tuple(
+            name
+            for name, spec in manifest.commands.items()
+            if name not in paired and not spec.required_arguments
+        )
+        return cls(manifest, pairs, buttons)
+
+
+# --- the site ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceListChange:
+    """How a new device list differs from the one before it."""
+
+    added: tuple[EnapterDevice, ...]
+    gone: tuple[EnapterDevice, ...]
+    # Devices listed before and now whose manifest changed.
+    new_manifest: tuple[EnapterDevice, ...]
+
+    @property
+    def new_entities(self) -> bool:
+        """Whether the change may call for entities that do not exist yet."""
+        return bool(self.added or self.new_manifest)
+
+
+class SiteDevices(Mapping[str, EnapterDevice]):
+    """The site's devices by id, as last listed, with their plans and switch bookkeeping."""
+
+    def __init__(self) -> None:
+        """Start with no devices: the coordinator lists them before the first poll."""
+        self._devices: dict[str, EnapterDevice] = {}
+        self._plans: dict[str, DevicePlan] = {}
+        self._request_map: dict[str, list[str]] = {}
+        # Shared with every poll's EnapterDeviceState, so a command shows at once.
+        self._pending: dict[str, dict[str, bool]] = {}
+        self._assumed: dict[str, dict[str, bool]] = {}
+
+    def __getitem__(self, device_id: str) -> EnapterDevice:
+        return self._devices[device_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._devices)
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    @property
+    def plans(self) -> Mapping[str, DevicePlan]:
+        """Device id -> what its manifest calls for."""
+        return self._plans
+
+    @property
+    def request_map(self) -> dict[str, list[str]]:
+        """Device id -> the telemetry attributes every poll reads."""
+        return self._request_map
+
+    def update(self, listed: Iterable[EnapterDevice]) -> DeviceListChange:
+        """Take a new device list; plan devices whose manifest is new."""
+        devices = {device.id: device for device in listed}
+        before = self._devices
+        change = DeviceListChange(
+            added=tuple(device for key, device in devices.items() if key not in before),
+            gone=tuple(device for key, device in before.items() if key not in devices),
+            new_manifest=tuple(
+                device
+                for key, device in devices.items()
+                if key in before and before[key].manifest != device.manifest
+            ),
+        )
+        replanned = {device.id for device in (*change.added, *change.new_manifest)}
+        self._plans = {
+            key: DevicePlan.of(device.manifest) if key in replanned else self._plans[key]
+            for key, device in devices.items()
+        }
+        self._devices = devices
+        self._request_map = {
+            key: list(device.manifest.telemetry)
+            for key, device in devices.items()
+            if device.manifest is not None and device.manifest.telemetry
+        }
+        return change
+
+    def gateway_for(self, device: EnapterDevice) -> str | None:
+        """The id of the gateway a device runs on, if the site has exactly one gateway."""
+        if device.type not in ON_GATEWAY_TYPES:
+            return None
+        gateways = [key for key, listed in self._devices.items() if listed.type == "GATEWAY"]
+        return gateways[0] if len(gateways) == 1 else None
+
+    def read(self, telemetry: Mapping[str, Mapping[str, TelemetryPoint]]) -> SiteState:
+        """Every device's state with a poll's telemetry."""
+        states: dict[str, EnapterDeviceState] = {}
+        for device_id, device in self._devices.items():
+            pending = self._pending.setdefault(device_id, {})
+            # This poll was read after the command: it shows the truth now.
+            pending.clear()
+            states[device_id] = EnapterDeviceState(
+                device=device,
+                telemetry=telemetry.get(device_id, {}),
+                pending=pending,
+                assumed=self._assumed.setdefault(device_id, {}),
+            )
+        return SiteState(devices=states)
+
+    def switched(self, device_id: str, switch_key: str, on: bool) -> None:
+        """Note the state a switch's command set: shown now, assumed until telemetry says."""
+        self._pending.setdefault(device_id, {})[switch_key] = on
+        self._assumed.setdefault(device_id, {})[switch_key] = on

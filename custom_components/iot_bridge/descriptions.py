@@ -60,3 +60,13 @@ class IotBridgeButtonEntityDescription[DeviceT, CoordinatorT](ButtonEntityDescri
 
     press_fn: ActionFn[CoordinatorT]
     available_fn: Callable[[DeviceT], bool] | None = None
+
+
+# Any description of this integration, as the framework sees it (what a vendor's
+# catalog yields and what the base entity reads ``available_fn`` from).
+type IotBridgeEntityDescription = (
+    IotBridgeSensorEntityDescription[Any]
+    | IotBridgeBinarySensorEntityDescription[Any]
+    | IotBridgeSwitchEntityDescription[Any, Any]
+    | IotBridgeButtonEntityDescription[Any, Any]
+)

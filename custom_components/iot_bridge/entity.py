@@ -8,11 +8,12 @@ from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import callback
-from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .coordinator import IotBridgeCoordinator
+from .descriptions import IotBridgeEntityDescription
 from .vendor import IotBridgeConfigEntry
 
 
@@ -25,12 +26,13 @@ class IotBridgeEntity(CoordinatorEntity[IotBridgeCoordinator[Any]]):
         self,
         coordinator: IotBridgeCoordinator[Any],
         device_key: str,
-        description: EntityDescription,
+        description: IotBridgeEntityDescription,
     ) -> None:
         """Bind the entity to its device; the context limits updates to that device."""
         super().__init__(coordinator, context=device_key)
         self.device_key = device_key
         self.entity_description = description
+        self._available_fn = description.available_fn
         entry = coordinator.config_entry
         self._attr_unique_id = f"{entry.unique_id}_{device_key}_{description.key}"
         self._attr_device_info = coordinator.device_info(device_key)
@@ -45,10 +47,7 @@ class IotBridgeEntity(CoordinatorEntity[IotBridgeCoordinator[Any]]):
         """Unavailable when the refresh failed, the device is gone, or the value's source is."""
         if not super().available or not self.coordinator.device_available(self.device_key):
             return False
-        available_fn: Callable[[Any], bool] | None = getattr(
-            self.entity_description, "available_fn", None
-        )
-        return available_fn is None or available_fn(self.device_data)
+        return self._available_fn is None or self._available_fn(self.device_data)
 
 
 type EntityFactory = Callable[[IotBridgeCoordinator[Any], str, Any], Entity]

@@ -17,11 +17,11 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry, OptionsFlow
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
 
 from .compat import vol
 from .coordinator import IotBridgeCoordinator
+from .descriptions import IotBridgeEntityDescription
 
 # Form fields for passwords, secrets and tokens: masked as the user types.
 SECRET_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
@@ -124,5 +124,5 @@ class Vendor[CoordinatorT: IotBridgeCoordinator[Any]](ABC):
     @abstractmethod
     def entity_descriptions(
         self, coordinator: CoordinatorT, platform: Platform
-    ) -> Iterable[tuple[str, EntityDescription]]:
+    ) -> Iterable[tuple[str, IotBridgeEntityDescription]]:
         """Return (device key, description) for every entity the platform should have now."""

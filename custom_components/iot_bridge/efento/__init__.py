@@ -9,9 +9,9 @@ from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntry, OptionsFlow
 from homeassistant.const import CONF_NAME, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity import EntityDescription
 
 from ..compat import vol
+from ..descriptions import IotBridgeEntityDescription
 from ..vendor import EntryDraft, Vendor
 from . import entities
 from .const import CONF_TOKEN, CONF_WEBHOOK_ID, DEFAULT_TITLE, STORE_NAME, VENDOR_KEY
@@ -74,6 +74,6 @@ class EfentoVendor(Vendor[EfentoCoordinator]):
 
     def entity_descriptions(
         self, coordinator: EfentoCoordinator, platform: Platform
-    ) -> Iterable[tuple[str, EntityDescription]]:
+    ) -> Iterable[tuple[str, IotBridgeEntityDescription]]:
         """The gateway's entities and every logger's."""
         return entities.entity_descriptions(coordinator, platform)

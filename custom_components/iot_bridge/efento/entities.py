@@ -14,12 +14,12 @@ from homeassistant.const import (
     UnitOfPressure,
     UnitOfTemperature,
 )
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.util import dt as dt_util
 
 from ..compat import BinarySensorDeviceClass
 from ..descriptions import (
     IotBridgeBinarySensorEntityDescription,
+    IotBridgeEntityDescription,
     IotBridgeSensorEntityDescription,
     IotBridgeSwitchEntityDescription,
 )
@@ -259,7 +259,7 @@ def channel_sensors(logger_state: LoggerState) -> Iterator[LoggerSensor]:
 # --- the catalog ---------------------------------------------------------------
 
 
-def _gateway_descriptions(platform: Platform) -> tuple[EntityDescription, ...]:
+def _gateway_descriptions(platform: Platform) -> tuple[IotBridgeEntityDescription, ...]:
     if platform is Platform.SENSOR:
         return GATEWAY_SENSORS
     if platform is Platform.BINARY_SENSOR:
@@ -269,7 +269,7 @@ def _gateway_descriptions(platform: Platform) -> tuple[EntityDescription, ...]:
 
 def _logger_descriptions(
     logger_state: LoggerState, platform: Platform
-) -> Iterator[EntityDescription]:
+) -> Iterator[IotBridgeEntityDescription]:
     if platform is Platform.SENSOR:
         yield from HEALTH_SENSORS
         yield from channel_sensors(logger_state)
@@ -282,7 +282,7 @@ def _logger_descriptions(
 
 def entity_descriptions(
     coordinator: EfentoCoordinator, platform: Platform
-) -> Iterator[tuple[str, EntityDescription]]:
+) -> Iterator[tuple[str, IotBridgeEntityDescription]]:
     """The gateway's entities, then every logger's: each paired with the device it reads."""
     for description in _gateway_descriptions(platform):
         yield GATEWAY_KEY, description

@@ -8,11 +8,11 @@ from typing import Any
 from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.entity import EntityDescription
 
 from ..api.egauge import EgaugeClient, normalize_url
 from ..api.errors import ApiError
 from ..compat import vol
+from ..descriptions import IotBridgeEntityDescription
 from ..errors import FlowError, flow_error_for, setup_error_for
 from ..vendor import SECRET_SELECTOR, EntryDraft, Vendor, VendorConfigEntry
 from .coordinator import METER, EgaugeCoordinator
@@ -102,7 +102,7 @@ class EgaugeVendor(Vendor[EgaugeCoordinator]):
 
     def entity_descriptions(
         self, coordinator: EgaugeCoordinator, platform: Platform
-    ) -> Iterable[tuple[str, EntityDescription]]:
+    ) -> Iterable[tuple[str, IotBridgeEntityDescription]]:
         """Every register's sensors; eGauge has no other platforms."""
         if platform is not Platform.SENSOR or coordinator.data is None:
             return ()

@@ -12,7 +12,6 @@ from typing import Any
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, CONF_VERIFY_SSL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
@@ -23,6 +22,7 @@ from homeassistant.helpers.selector import (
 from ..api.enapter import DEFAULT_CLOUD_URL, EnapterClient, EnapterSite, normalize_url
 from ..api.errors import ApiError
 from ..compat import vol
+from ..descriptions import IotBridgeEntityDescription
 from ..errors import FlowError, flow_error_for
 from ..vendor import SECRET_SELECTOR, EntryDraft, FollowUp, Vendor, VendorConfigEntry
 from .coordinator import MAX_URL_LENGTH, EnapterCoordinator
@@ -148,6 +148,6 @@ class EnapterVendor(Vendor[EnapterCoordinator]):
 
     def entity_descriptions(
         self, coordinator: EnapterCoordinator, platform: Platform
-    ) -> Iterable[tuple[str, EntityDescription]]:
+    ) -> Iterable[tuple[str, IotBridgeEntityDescription]]:
         """Every listed device's entities of the platform, as its manifest calls for."""
         return entity_descriptions(coordinator.devices, platform)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.components.sensor.const import DEVICE_CLASS_UNITS
 from homeassistant.const import Platform
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.typing import UNDEFINED
 
 from ..api.enapter import CommandSpec, Manifest, TelemetrySpec, display_unit
@@ -21,6 +20,7 @@ from ..descriptions import (
     ActionFn,
     IotBridgeBinarySensorEntityDescription,
     IotBridgeButtonEntityDescription,
+    IotBridgeEntityDescription,
     IotBridgeSensorEntityDescription,
     IotBridgeSwitchEntityDescription,
     SensorValue,
@@ -260,7 +260,9 @@ def device_entities(manifest: Manifest | None) -> DeviceEntities:
     )
 
 
-_PLATFORM_DESCRIPTIONS: dict[Platform, Callable[[DevicePlan], Iterable[EntityDescription]]] = {
+_PLATFORM_DESCRIPTIONS: dict[
+    Platform, Callable[[DevicePlan], Iterable[IotBridgeEntityDescription]]
+] = {
     Platform.SENSOR: sensor_descriptions,
     Platform.BINARY_SENSOR: binary_sensor_descriptions,
     Platform.SWITCH: switch_descriptions,
@@ -270,7 +272,7 @@ _PLATFORM_DESCRIPTIONS: dict[Platform, Callable[[DevicePlan], Iterable[EntityDes
 
 def entity_descriptions(
     devices: SiteDevices, platform: Platform
-) -> Iterator[tuple[str, EntityDescription]]:
+) -> Iterator[tuple[str, IotBridgeEntityDescription]]:
     """(device id, description) for every current device's entities of the platform."""
     describe = _PLATFORM_DESCRIPTIONS[platform]
     for device_id, plan in devices.plans.items():

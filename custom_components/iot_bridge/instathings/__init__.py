@@ -10,7 +10,6 @@ from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
@@ -26,6 +25,7 @@ from ..api.instathings import (
     normalize_websocket_url,
 )
 from ..compat import vol
+from ..descriptions import IotBridgeEntityDescription
 from ..errors import FlowError, flow_error_for
 from ..vendor import SECRET_SELECTOR, EntryDraft, Vendor, VendorConfigEntry
 from .coordinator import InstathingsCoordinator
@@ -170,6 +170,6 @@ class InstathingsVendor(Vendor[InstathingsCoordinator]):
 
     def entity_descriptions(
         self, coordinator: InstathingsCoordinator, platform: Platform
-    ) -> Iterable[tuple[str, EntityDescription]]:
+    ) -> Iterable[tuple[str, IotBridgeEntityDescription]]:
         """Every device's entities, as its values so far call for."""
         return project_entity_descriptions(coordinator, platform)

@@ -31,11 +31,11 @@ from homeassistant.const import (
     UnitOfPressure,
     UnitOfTemperature,
 )
-from homeassistant.helpers.entity import EntityDescription
 
 from ..compat import CONCENTRATION_PPM, CONCENTRATION_UG_PER_M3, BinarySensorDeviceClass
 from ..descriptions import (
     IotBridgeBinarySensorEntityDescription,
+    IotBridgeEntityDescription,
     IotBridgeSensorEntityDescription,
     IotBridgeSwitchEntityDescription,
     SensorValue,
@@ -271,7 +271,7 @@ SWITCH = IotBridgeSwitchEntityDescription[InstathingsDeviceState, InstathingsCoo
 
 def project_entity_descriptions(
     coordinator: InstathingsCoordinator, platform: Platform
-) -> Iterator[tuple[str, EntityDescription]]:
+) -> Iterator[tuple[str, IotBridgeEntityDescription]]:
     """Each device's entities: one per data key, plus a gateway's cloud connection."""
     for device_key, state in list(coordinator.devices.items()):
         if platform is Platform.BINARY_SENSOR and state.device.is_gateway:

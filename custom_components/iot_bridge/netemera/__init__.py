@@ -11,7 +11,6 @@ from homeassistant.config_entries import ConfigEntry, OptionsFlow
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
@@ -22,6 +21,7 @@ from homeassistant.util import dt as dt_util
 from ..api.errors import ApiError, ApiForbiddenError
 from ..api.netemera import NetemeraClient, normalize_url
 from ..compat import vol
+from ..descriptions import IotBridgeEntityDescription
 from ..errors import FlowError, flow_error_for
 from ..vendor import SECRET_SELECTOR, EntryDraft, Vendor, VendorConfigEntry
 from .coordinator import NetemeraCoordinator
@@ -140,7 +140,7 @@ class NetemeraVendor(Vendor[NetemeraCoordinator]):
 
     def entity_descriptions(
         self, coordinator: NetemeraCoordinator, platform: Platform
-    ) -> Iterable[tuple[str, EntityDescription]]:
+    ) -> Iterable[tuple[str, IotBridgeEntityDescription]]:
         """Every end-device's sensors and, where a downlink is configured, its switch."""
         return entity_descriptions(coordinator, platform)
 

@@ -25,13 +25,13 @@ from homeassistant.const import (
     UnitOfPressure,
     UnitOfTemperature,
 )
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.util import dt as dt_util
 
 from ..api.cayenne_lpp import TYPES as LPP_TYPES, LppValue
 from ..api.netemera import Uplink
 from ..compat import CONCENTRATION_PPM
 from ..descriptions import (
+    IotBridgeEntityDescription,
     IotBridgeSensorEntityDescription,
     IotBridgeSwitchEntityDescription,
     SensorValue,
@@ -271,7 +271,7 @@ DOWNLINK_SWITCH = IotBridgeSwitchEntityDescription[EndDevice, NetemeraCoordinato
 
 def entity_descriptions(
     coordinator: NetemeraCoordinator, platform: Platform
-) -> Iterable[tuple[str, EntityDescription]]:
+) -> Iterable[tuple[str, IotBridgeEntityDescription]]:
     """Sensors for every device; a switch for devices with a downlink configured."""
     if platform is Platform.SENSOR:
         return [

@@ -20,6 +20,7 @@ from .api.errors import (
     ApiForbiddenError,
     ApiPayloadError,
 )
+from .api.urls import url_has_credentials
 from .const import DOMAIN
 
 
@@ -31,6 +32,15 @@ class FlowError(Exception):
         super().__init__(key)
         self.key = key
         self.field = field
+
+
+def refuse_credentials_in_url(url: str, field: str) -> None:
+    """Refuse an address that carries credentials: they belong in their own (secret) fields.
+
+    In a URL they would be stored and shown as plain text, and sent wherever it leads.
+    """
+    if url_has_credentials(url):
+        raise FlowError("url_has_credentials", field)
 
 
 def flow_error_for(err: ApiError) -> FlowError:

@@ -34,7 +34,8 @@ class IotBridgeEntity(CoordinatorEntity[IotBridgeCoordinator[Any]]):
         self.entity_description = description
         self._available_fn = description.available_fn
         entry = coordinator.config_entry
-        self._attr_unique_id = f"{entry.unique_id}_{device_key}_{description.key}"
+        base = entry.runtime_data.vendor.unique_id_base(entry)
+        self._attr_unique_id = f"{base}_{device_key}_{description.key}"
         self._attr_device_info = coordinator.device_info(device_key)
 
     @property

@@ -121,6 +121,14 @@ class Vendor[CoordinatorT: IotBridgeCoordinator[Any]](ABC):
     ) -> CoordinatorT:
         """Connect, run the first refresh and return the entry's coordinator."""
 
+    def unique_id_base(self, entry: ConfigEntry[Any]) -> str:
+        """Return what the entry's entity unique ids start with.
+
+        The entry's unique id (a serial number, a site id), unless the vendor's
+        unique id is a secret that must not be copied into the registries.
+        """
+        return entry.unique_id or entry.entry_id
+
     @abstractmethod
     def entity_descriptions(
         self, coordinator: CoordinatorT, platform: Platform

@@ -27,6 +27,12 @@ HA_URL = "http://127.0.0.1:8123"
 CLIENT_ID = f"{HA_URL}/"
 USER, PASSWORD = "dev", "dev"
 
+# Home Assistant listens on loopback only, like the simulators.
+HTTP_YAML = """\
+http:
+  server_host: 127.0.0.1
+  server_port: 8123
+"""
 CONFIGURATION_YAML = """\
 # Written by scripts/demo.py for the local demo.
 homeassistant:
@@ -263,11 +269,39 @@ async def current_settings(
     return result
 
 
+async def confirm_http_config(session: aiohttp.ClientSession, token: str) -> None:
+    """Keep the demo's HTTP settings (127.0.0.1 only) that Home Assistant is trying out.
+
+    Since 2026 Home Assistant moves the YAML ``http:`` block into its storage as a
+    trial and, unless a user confirms it within five minutes, reverts it and restarts
+    (which would end the demo). Releases without the trial have no such command.
+    """
+    async with session.ws_connect(f"{HA_URL.replace('http', 'ws', 1)}/api/websocket") as ws:
+        await ws.receive_json()  # auth_required
+        await ws.send_json({"type": "auth", "access_token": token})
+        await ws.receive_json()  # auth_ok
+        await ws.send_json({"id": 1, "type": "http/config"})
+        config = await ws.receive_json()
+        pending = (config.get("result") or {}).get("pending") if config.get("success") else None
+        if pending and not pending.get("error"):
+            await ws.send_json({"id": 2, "type": "http/config/promote"})
+            answer = await ws.receive_json()
+            if answer.get("success"):
+                print("Kept the demo's HTTP settings (127.0.0.1:8123)")
+    # From now on Home Assistant reads them from its storage; the YAML block would only
+    # raise a "YAML still present" notice.
+    config_yaml = CONFIG / "configuration.yaml"
+    text = await asyncio.to_thread(config_yaml.read_text)
+    if HTTP_YAML in text:
+        await asyncio.to_thread(config_yaml.write_text, text.replace(HTTP_YAML, ""))
+
+
 async def configure(vendors: list[DemoVendor]) -> None:
     await wait_for_http(f"{HA_URL}/api/onboarding")
     async with aiohttp.ClientSession() as session:
         token = await access_token(session)
         headers = {"Authorization": f"Bearer {token}"}
+        await confirm_http_config(session, token)
         async with session.get(
             f"{HA_URL}/api/config/config_entries/entry", headers=headers
         ) as resp:

@@ -130,9 +130,22 @@ def decode_id(text: str) -> int | None:
 
 def _event_time(uplink: dict[str, Any]) -> datetime | None:
     try:
-        return datetime.fromisoformat(str(uplink.get("recv_time")))
-    except ValueError:
+        moment = datetime.fromisoformat(str(uplink.get("recv_time")))
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)  # the API speaks UTC
+        # 9999-12-31T23:59:59-14:00 reads, but has no UTC form to compare with.
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
+
+
+def _history_time(number: int, uplink: dict[str, Any]) -> datetime:
+    """When the server files an event: its recv_time, else when it was emitted.
+
+    So a packet whose recv_time is garbage (a hostile or broken server) is still
+    answered in history, as a real server would store it by its own clock.
+    """
+    return _event_time(uplink) or datetime.fromtimestamp(number / 1000, UTC)
 
 
 class NetemeraSimulator:
@@ -145,8 +158,14 @@ class NetemeraSimulator:
     ``duplicate_next``, ``keepalive_interval``, ``multiline_every``, ``line_ending``,
     ``history_limit`` (cap answers; the doc defines none), ``history_newest_first``
     (the doc defines no order either), ``audience``.
+    Hostile-server knobs: ``send_uplink(dev_eui, fields={"recv_time": ...})`` (any
+    field, any value), ``send_payload(dev_eui, payload)``, ``emit_new_devices(count)``
+    (DevEUIs nobody registered), ``close_after_keepalive`` (accept a stream, send one
+    keep-alive, close), ``fail_next(..., retry_after=math.inf)``; observed through
+    ``history_from_times`` (each history request's ``from_time``) and ``stream_times``
+    (``time.monotonic()`` of each stream request).
     Observations: ``request_counts``, ``downlinks``, ``stream_last_event_ids``,
-    ``open_streams``, ``events``.
+    ``open_streams``, ``events``, ``issued_tokens``.
     """
 
     def __init__(
@@ -175,11 +194,16 @@ class NetemeraSimulator:
         self.history_limit: int | None = None
         self.history_newest_first = False
         self.duplicate_next = 0
+        self.close_after_keepalive = False
         self.events: list[tuple[int, dict[str, Any]]] = []
         self.downlinks: list[dict[str, Any]] = []
         self.request_counts: Counter[str] = Counter()
         self.stream_last_event_ids: list[str | None] = []
+        self.history_from_times: list[str] = []
+        self.stream_times: list[float] = []
         self._tokens: dict[str, float] = {}
+        # Every token handed out, expired or not (secrets a client must never disclose).
+        self.issued_tokens: list[str] = []
         self._streams: set[asyncio.Queue[str]] = set()
         self._last_id = 0
         self._emitted = 0
@@ -243,10 +267,35 @@ class NetemeraSimulator:
             "frm_payload": device.payload().hex().upper(),
         }
 
-    def send_uplink(self, dev_eui: str, recv_time: datetime | None = None) -> str:
+    def send_uplink(
+        self,
+        dev_eui: str,
+        recv_time: datetime | None = None,
+        *,
+        fields: dict[str, Any] | None = None,
+    ) -> str:
+        """A device's next uplink; ``fields`` replace any of its values (hostile ones too)."""
         device = self.devices[dev_eui]
         device.drift(self.rng)
-        return self.emit(self.make_uplink(device, recv_time))
+        return self.emit({**self.make_uplink(device, recv_time), **(fields or {})})
+
+    def send_payload(self, dev_eui: str, payload: bytes, recv_time: datetime | None = None) -> str:
+        """A device's next uplink carrying ``payload`` instead of its own."""
+        return self.send_uplink(dev_eui, recv_time, fields={"frm_payload": payload.hex().upper()})
+
+    def emit_new_devices(self, count: int, recv_time: datetime | None = None) -> list[str]:
+        """One uplink from each of ``count`` DevEUIs that are not simulated devices.
+
+        As a network server with a bug, or a hostile network, that invents DevEUIs would.
+        """
+        dev_euis = []
+        batch = len(self.events)  # so each call's DevEUIs are new too
+        for index in range(count):
+            dev_eui = f"ffff{batch:06x}{index:06x}"
+            stranger = SimDevice(dev_eui, "raw", index)
+            self.emit(self.make_uplink(stranger, recv_time))
+            dev_euis.append(dev_eui)
+        return dev_euis
 
     def tick(self) -> None:
         """Every device sends one uplink."""
@@ -346,6 +395,7 @@ class NetemeraSimulator:
             )
         token = secrets.token_urlsafe(24)
         self._tokens[token] = time.monotonic() + self.token_lifetime
+        self.issued_tokens.append(token)
         lifetime: int | str = self.token_lifetime
         if self.expires_in_as_string:
             lifetime = str(lifetime)
@@ -377,6 +427,7 @@ class NetemeraSimulator:
         return await self._stream(request)
 
     def _history(self, request: web.Request) -> web.Response:
+        self.history_from_times.append(request.query["from_time"])
         try:
             start = datetime.fromisoformat(request.query["from_time"])
             until_text = request.query.get("until_time")
@@ -386,9 +437,9 @@ class NetemeraSimulator:
         except ValueError:
             return web.Response(status=400, text="from_time/until_time must be ISO 8601 UTC")
         chosen = []
-        for _, uplink in self.events:
-            moment = _event_time(uplink)
-            if moment is not None and start <= moment < until:
+        for number, uplink in self.events:
+            moment = _history_time(number, uplink)
+            if start <= moment < until:
                 chosen.append((moment, uplink))
         chosen.sort(key=lambda pair: pair[0], reverse=self.history_newest_first)
         if self.history_limit is not None:
@@ -398,6 +449,7 @@ class NetemeraSimulator:
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         last_id = request.headers.get("Last-Event-ID")
         self.stream_last_event_ids.append(last_id)
+        self.stream_times.append(time.monotonic())
         backlog: list[str] = []
         if last_id:
             after = decode_id(last_id)
@@ -421,6 +473,10 @@ class NetemeraSimulator:
         end = self.line_ending
         try:
             await response.prepare(request)
+            if self.close_after_keepalive:
+                # Accepted, one keep-alive, gone: a server that is not really up.
+                await response.write(f"data:{end}{end}".encode())
+                return response
             await response.write(f":netemera simulator{end}{end}".encode())
             while True:
                 try:

@@ -107,6 +107,31 @@ async def test_user_flow_errors_then_recovers(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
+@pytest.mark.parametrize(
+    ("field", "url"),
+    [
+        ("auth_url", "http://sim-client:sim-secret@{host}"),
+        ("auth_url", "http://{host}/?client_secret=sim-secret"),
+        ("api_url", "http://user@{host}/api/v3"),
+        ("api_url", "http://{host}/api/v3?access_token=abc"),
+    ],
+)
+async def test_urls_with_credentials_are_refused_before_anything_is_sent(
+    hass: HomeAssistant, base_url: str, simulator: NetemeraSimulator, field: str, url: str
+) -> None:
+    result = await _netemera_form(hass)
+    host = base_url.removeprefix("http://")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(base_url, **{field: url.format(host=host)})
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: "url_has_credentials"}
+    # Refused before a token request could carry them anywhere.
+    assert sum(simulator.request_counts.values()) == 0
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], form(base_url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
 async def test_api_url_must_end_in_api_v3(hass: HomeAssistant, base_url: str) -> None:
     result = await _netemera_form(hass)
     result = await hass.config_entries.flow.async_configure(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+import itertools
 import logging
 
-from aiohttp import web
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -360,34 +360,37 @@ async def test_outage_keeps_values_for_the_grace_period_then_unavailable_and_rec
 
 
 async def test_stream_that_only_keeps_alive_backs_off(
-    hass: HomeAssistant,
-    simulator: NetemeraSimulator,
-    init_integration: MockConfigEntry,
-    monkeypatch: pytest.MonkeyPatch,
+    hass: HomeAssistant, simulator: NetemeraSimulator, init_integration: MockConfigEntry
 ) -> None:
-    """A server that accepts, sends one keep-alive and closes is not a healthy connection."""
+    """A server that accepts, sends one keep-alive and closes is not a healthy connection.
 
-    async def keep_alive_and_close(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(b"data:\n\n")
-        return response
-
+    The waits between attempts double (the backoff is not reset by a keep-alive),
+    and each attempt costs at most one history request.
+    """
     coord = coordinator(init_integration)
     assert coord.data.last_event_id is None  # so every attempt catches up from history
     # Without jitter: reconnects after 0.05, 0.1, 0.2, 0.4, 0.8 s (1.55 s in all).
     coord.backoff = Backoff(initial=0.05, maximum=60.0, jitter=False)
-    monkeypatch.setattr(simulator, "_stream", keep_alive_and_close)
+    simulator.close_after_keepalive = True
     streams = simulator.request_counts["stream"]
     history = simulator.request_counts["history"]
+    first = len(simulator.stream_times)
     simulator.drop_streams()
     await asyncio.sleep(1.5)
     attempts = simulator.request_counts["stream"] - streams
     # Starting the backoff over after every keep-alive would reconnect every 0.05 s.
     assert 3 <= attempts <= 6
+    times = simulator.stream_times[first:]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    # A wait never ends early, so each gap is at least the doubled delay.
+    for index, gap in enumerate(gaps):
+        assert gap >= 0.05 * 2 ** (index + 1) * 0.95, gaps
     assert simulator.request_counts["history"] - history <= attempts
     # Well inside the grace period: the entities keep their values.
     assert coord.last_update_success
+    # The server is well again: the stream comes back by itself.
+    simulator.close_after_keepalive = False
+    await wait_for(lambda: coord.stream_connected and simulator.open_streams == 1)
 
 
 async def test_a_drop_alone_keeps_entities_available(

@@ -22,7 +22,7 @@ from ..api.errors import ApiError, ApiForbiddenError
 from ..api.netemera import NetemeraClient, normalize_url
 from ..compat import vol
 from ..descriptions import IotBridgeEntityDescription
-from ..errors import FlowError, flow_error_for
+from ..errors import FlowError, flow_error_for, refuse_credentials_in_url
 from ..vendor import SECRET_SELECTOR, EntryDraft, Vendor, VendorConfigEntry
 from .coordinator import NetemeraCoordinator
 from .entities import entity_descriptions
@@ -89,10 +89,14 @@ class NetemeraVendor(Vendor[NetemeraCoordinator]):
             auth_url = normalize_url(user_input[CONF_AUTH_URL])
         except ValueError as err:
             raise FlowError("invalid_url", CONF_AUTH_URL) from err
+        refuse_credentials_in_url(auth_url, CONF_AUTH_URL)
         try:
             api_url = normalize_url(user_input[CONF_API_URL])
         except ValueError as err:
             raise FlowError("invalid_url", CONF_API_URL) from err
+        # The client id and secret have their own fields; in a URL they would be
+        # stored and shown in plain text (and the API URL is the token audience).
+        refuse_credentials_in_url(api_url, CONF_API_URL)
         if not api_url.endswith(API_PATH):
             raise FlowError("invalid_api_url", CONF_API_URL)
         application_id = user_input[CONF_APPLICATION_ID].strip()

@@ -6,6 +6,10 @@ SSE stream, resuming with ``Last-Event-ID``. Whenever it has to connect without
 an event id, it catches up from history as soon as the server has accepted the
 stream, so the two overlap instead of leaving a gap; the overlap is dropped as
 duplicates (same device and frame counter).
+
+What the server sends can create devices and entities: new end-devices stop at
+``MAX_DEVICES`` and decoded LPP channels at ``MAX_LPP_VALUES`` per device; past
+either, a repair issue says what was refused until there is room again.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
+from datetime import datetime
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -25,9 +30,18 @@ from ..api.errors import ApiCommandError, ApiPayloadError
 from ..api.log_once import LogOnce
 from ..api.netemera import BadEvent, KeepAlive, NetemeraClient, StreamItem, Uplink
 from ..const import DOMAIN, LOGGER
-from ..storage import entry_store_key
+from ..limits import async_clear_limit, async_report_limit
+from ..storage import async_load_state, entry_store_key
 from ..stream import OnOpen, StreamCoordinator
-from .model import ApplicationState, Decoder, EndDevice, Outcome
+from .model import (
+    MAX_DEVICES,
+    MAX_LPP_VALUES,
+    ApplicationState,
+    Decoder,
+    EndDevice,
+    Outcome,
+    usable_event_id,
+)
 from .settings import device_settings
 
 STORE_VERSION = 1
@@ -35,6 +49,9 @@ STORE_VERSION = 1
 # (a pending write is flushed when Home Assistant stops).
 STORE_DELAY = 10
 DEVICE_PREFIX = "netemera_"
+# What the repair issue calls the things a cap refused ("too many new ...").
+LIMIT_DEVICES = "end-devices"
+LIMIT_LPP_VALUES = "Cayenne LPP channels on one end-device"
 
 
 class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
@@ -55,6 +72,9 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
         # Whether the current connection resumes from an event id (the server replays).
         self._resuming = False
         self._log_once = LogOnce(LOGGER)
+        # What each cap refused when last reported (0: no repair issue; -1: not yet
+        # checked, so set-up drops a notice a reloaded entry no longer has reason for).
+        self._reported: dict[str, int] = {LIMIT_DEVICES: -1, LIMIT_LPP_VALUES: -1}
 
     @property
     def devices(self) -> dict[str, EndDevice]:
@@ -64,10 +84,24 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
     # --- persistence ------------------------------------------------------------
 
     async def _async_setup(self) -> None:
-        self.data = ApplicationState.from_dict(await self._store.async_load())
+        self.data = await async_load_state(self._store, self._restore, ApplicationState)
         # Settings may have changed while unloaded: decode the stored payloads again.
         for device in self.devices.values():
             self._decode(device)
+        self._check_limits()
+
+    def _restore(self, stored: Any) -> ApplicationState:
+        """The stored state; what cannot be used is dropped with one warning."""
+        problems: list[str] = []
+        state = ApplicationState.from_dict(stored, problems)
+        if problems:
+            LOGGER.warning(
+                "%s: ignored %d unusable stored item(s), e.g. %s",
+                self.name,
+                len(problems),
+                "; ".join(problems[:3]),
+            )
+        return state
 
     def _schedule_save(self) -> None:
         self._store.async_delay_save(self.data.as_dict, STORE_DELAY)
@@ -90,10 +124,11 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
         self.stats["catch_ups"] += 1
         changed: set[str] = set()
         for uplink in uplinks:
-            if self._apply(uplink):
+            if self._apply(uplink, now):
                 changed.add(uplink.dev_eui)
         self.stats["history_uplinks"] += len(uplinks)
         self.data.cover(now)
+        self._check_limits()
         if changed:
             self.async_update_devices(changed)
             self._schedule_save()
@@ -117,8 +152,9 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
 
     def _handle_item(self, item: StreamItem) -> bool:
         if item.event_id:
-            self.data.last_event_id = item.event_id
-        self.data.cover(dt_util.utcnow())
+            self._note_event_id(item.event_id)
+        now = dt_util.utcnow()
+        self.data.cover(now)
         if isinstance(item, KeepAlive):
             return False
         if isinstance(item, BadEvent):
@@ -129,19 +165,51 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
                 LOGGER.debug(message, *args)
             return False
         self._log_once.forget("bad_event")
-        if self._apply(item):
+        applied = self._apply(item, now)
+        self._check_limits()
+        if applied:
             self.async_update_devices((item.dev_eui,))
             self._schedule_save()
         return True
 
-    def _apply(self, uplink: Uplink) -> bool:
+    def _note_event_id(self, event_id: str) -> None:
+        """Resume from this id after a drop, if it can be sent back at all.
+
+        An id that cannot (control characters, kilobytes) would make every
+        reconnect fail; without one, the next connect catches up from history.
+        """
+        if usable_event_id(event_id):
+            self.data.last_event_id = event_id
+            return
+        self.data.last_event_id = None
+        self._log_once.warning(
+            "%s: the server sent an event id that cannot be sent back (%r); "
+            "reconnects catch up from history instead",
+            self.name,
+            event_id[:40],
+            kind="event_id",
+        )
+
+    def _apply(self, uplink: Uplink, now: datetime) -> bool:
         """Take one uplink into the state; return whether its device's entities must update."""
-        outcome = self.data.apply(uplink)
+        outcome = self.data.apply(uplink, now)
         if outcome is Outcome.DUPLICATE:
             self.stats["duplicates"] += 1
             return False
         if outcome is Outcome.LATE:
             self.stats["late"] += 1
+            return False
+        if outcome is Outcome.REFUSED:
+            self.stats["refused"] += 1
+            return False
+        if outcome is Outcome.INVALID:
+            self.stats["invalid_dev_eui"] += 1
+            self._log_once.warning(
+                "%s: ignoring uplinks whose DevEUI cannot name a device: %r",
+                self.name,
+                uplink.dev_eui[:40],
+                kind="invalid_dev_eui",
+            )
             return False
         self.stats["uplinks"] += 1
         if outcome is Outcome.NEW_DEVICE:
@@ -166,6 +234,25 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
             key=device.dev_eui,
         )
 
+    @callback
+    def _check_limits(self) -> None:
+        """Report what a cap refused (a repair issue); drop the report once there is room."""
+        refused = {
+            LIMIT_DEVICES: (MAX_DEVICES, len(self.data.refused)),
+            LIMIT_LPP_VALUES: (
+                MAX_LPP_VALUES,
+                sum(len(device.refused_values) for device in self.devices.values()),
+            ),
+        }
+        for what, (limit, count) in refused.items():
+            if count == self._reported[what]:
+                continue
+            self._reported[what] = count
+            if count:
+                async_report_limit(self.hass, self.config_entry, what, limit, count)
+            else:
+                async_clear_limit(self.hass, self.config_entry, what)
+
     # --- options, downlinks, devices --------------------------------------------
 
     @callback
@@ -181,11 +268,12 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
         for dev_eui, device in self.devices.items():
             if device_settings(self.options, dev_eui).decoder is Decoder.NONE:
                 if device.values:
-                    device.values.clear()
+                    device.clear_values()
                     changed.add(dev_eui)
             else:
                 self._decode(device)
                 changed.add(dev_eui)
+        self._check_limits()
         self.mark_catalog_changed()
         self.async_update_devices(changed)
         self._schedule_save()
@@ -217,8 +305,9 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
         if not dev_euis or not all(self.data.may_forget(eui, now) for eui in dev_euis):
             return False
         for dev_eui in dev_euis:
-            if self.devices.pop(dev_eui, None) is not None:
+            if self.data.forget(dev_eui):
                 LOGGER.debug("%s: forgetting end-device %s", self.name, dev_eui)
+        self._check_limits()
         self._schedule_save()
         return True
 

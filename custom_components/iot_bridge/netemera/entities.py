@@ -41,12 +41,21 @@ from .coordinator import NetemeraCoordinator
 from .model import EndDevice
 from .settings import device_settings
 
+# Home Assistant refuses longer states (and logs an error each time): a payload of
+# more than 127 bytes reads as unknown, quietly.
+MAX_STATE_LENGTH = 255
+
 
 def _uplink_value(read: Callable[[Uplink], SensorValue]) -> Callable[[EndDevice], SensorValue]:
     def value(device: EndDevice) -> SensorValue:
         return None if device.uplink is None else read(device.uplink)
 
     return value
+
+
+def _payload(uplink: Uplink) -> str | None:
+    text = uplink.payload_hex
+    return None if text is None or len(text) > MAX_STATE_LENGTH else text
 
 
 def _gateway_attributes(device: EndDevice) -> dict[str, Any] | None:
@@ -128,7 +137,7 @@ UPLINK_SENSORS: tuple[IotBridgeSensorEntityDescription[EndDevice], ...] = (
         # For a device without a decoder this is its data, so not diagnostic.
         key="payload",
         translation_key="netemera_payload",
-        value_fn=_uplink_value(lambda uplink: uplink.payload_hex),
+        value_fn=_uplink_value(_payload),
     ),
 )
 

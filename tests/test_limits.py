@@ -34,3 +34,18 @@ async def test_report_and_clear(hass: HomeAssistant, caplog: pytest.LogCaptureFi
     # Reached again later: said again.
     async_report_limit(hass, entry, "loggers", 100, 1)
     assert caplog.text.count("past the limit of 100") == 2
+
+
+async def test_removing_the_entry_drops_its_notices(hass: HomeAssistant) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, title="Gateway", data={"vendor": "efento"})
+    other = MockConfigEntry(domain=DOMAIN, title="Other", data={"vendor": "efento"})
+    entry.add_to_hass(hass)
+    other.add_to_hass(hass)
+    async_report_limit(hass, entry, "loggers", 100, 3)
+    async_report_limit(hass, other, "loggers", 100, 3)
+
+    await hass.config_entries.async_remove(entry.entry_id)
+
+    issues = ir.async_get(hass)
+    assert issues.async_get_issue(DOMAIN, f"{entry.entry_id}_loggers_limit") is None
+    assert issues.async_get_issue(DOMAIN, f"{other.entry_id}_loggers_limit") is not None

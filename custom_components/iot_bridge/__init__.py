@@ -9,6 +9,7 @@ from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.storage import Store
 
 from .coordinator import IotBridgeCoordinator
+from .limits import async_clear_entry_limits
 from .storage import entry_store_key
 from .vendor import IotBridgeConfigEntry, IotBridgeRuntime
 from .vendors import vendor_for
@@ -31,7 +32,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: IotBridgeConfigEntry) -
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: IotBridgeConfigEntry) -> None:
-    """Delete what the entry kept on disk, so removing it leaves nothing behind."""
+    """Delete what the entry kept on disk and its notices, so removing it leaves nothing behind."""
+    async_clear_entry_limits(hass, entry)
     for name in vendor_for(entry.data).store_names:
         await Store[Any](hass, 1, entry_store_key(name, entry.entry_id)).async_remove()
 

@@ -60,3 +60,12 @@ def async_clear_limit(hass: HomeAssistant, entry: ConfigEntry[Any], what: str) -
     """The entry has room again (devices were deleted): drop the notice."""
     _LOG.forget(f"limit:{what}", entry.entry_id)
     ir.async_delete_issue(hass, DOMAIN, _issue_id(entry, what))
+
+
+@callback
+def async_clear_entry_limits(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+    """Drop every limit notice of an entry that is being removed."""
+    registry = ir.async_get(hass)
+    for domain, issue_id in list(registry.issues):
+        if domain == DOMAIN and issue_id.startswith(f"{entry.entry_id}_"):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)

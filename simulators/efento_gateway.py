@@ -100,6 +100,10 @@ class EmulatedLogger:
     battery: str = "ok"
     signal: int = -70
     error_channels: set[int] = field(default_factory=set)
+    # A logger with a broken clock or firmware: fields sent as given instead of the
+    # generated ones (``{"measured_at": "2100-01-01 00:00:00 UTC"}``), and fields left out.
+    overrides: dict[str, Any] = field(default_factory=dict)
+    omitted: set[str] = field(default_factory=set)
 
 
 class EmulatedGateway:
@@ -139,6 +143,10 @@ class EmulatedGateway:
         self.is_usb_connected = True
         self.is_charging = True
         self.battery_level = 80
+        # A gateway with broken firmware: heartbeat fields sent as given (``{"uptime": 10**12}``).
+        self.heartbeat_overrides: dict[str, Any] = {}
+        # JSON without spaces: the most measurements one body can hold.
+        self.compact_json = False
         # Gateway identity, as in the documentation's heartbeat example.
         self.name = "Efento-Gateway-030A"
         self.model = "HG6-v1.2-LECH"
@@ -166,6 +174,22 @@ class EmulatedGateway:
         # 282C024FFFB1 is the documentation's first logger; the rest count up from it.
         return EmulatedLogger(f"282C024F{0xFFB1 + index:04X}", index + 1, types, values)
 
+    def add_loggers(self, count: int, types: tuple[str, ...] | None = None) -> list[EmulatedLogger]:
+        """Bring ``count`` more loggers in range (a hostile gateway inventing serials).
+
+        Serials and handles count on from the last logger; ``types`` replaces the
+        cycled profiles.
+        """
+        added = [self._make_logger(len(self.loggers) + i) for i in range(count)]
+        if types is not None:
+            for item in added:
+                item.types = types
+                item.values = [
+                    1.0 if t == "open-close" else _START_VALUES.get(t, 1.0) for t in types
+                ]
+        self.loggers.extend(added)
+        return added
+
     def logger(self, serial: str) -> EmulatedLogger:
         """Return the emulated logger with this serial."""
         for item in self.loggers:
@@ -188,7 +212,7 @@ class EmulatedGateway:
                     item.values[channel] = 1.0 - item.values[channel]
                 continue
             low, high = _LIMITS.get(type_name, (-1e9, 1e9))
-            step = self._rng.uniform(-1, 1) * _STEPS[type_name]
+            step = self._rng.uniform(-1, 1) * _STEPS.get(type_name, 1.0)
             item.values[channel] = min(high, max(low, item.values[channel] + step))
         item.signal = max(-110, min(-40, item.signal + self._rng.randint(-2, 2)))
 
@@ -207,25 +231,35 @@ class EmulatedGateway:
             elif type_name == "open-close":
                 value, status = ("open" if item.values[index] else "closed"), "ok"
             else:
-                value = round(item.values[index], _DECIMALS[type_name])
-                if _DECIMALS[type_name] == 0:
+                decimals = _DECIMALS.get(type_name, 1)
+                value = round(item.values[index], decimals)
+                if decimals == 0:
                     value = int(value)
                 if self.string_values:
                     value = str(value)
                 status = "ok"
             params.append({"channel": channel, "type": type_name, "value": value, "status": status})
-        return {
+        try:
+            next_at = (measured_at + timedelta(seconds=self.measurement_interval)).strftime(
+                TIME_FORMAT
+            )
+        except OverflowError:
+            # A firmware that adds an absurd interval saturates at the end of time.
+            next_at = "9999-12-31 23:59:59 UTC"
+        body: dict[str, Any] = {
             "serial": item.serial,
             "response_handle": item.response_handle,
             "battery": item.battery,
             "signal": item.signal,
             "measured_at": measured_at.strftime(TIME_FORMAT),
             "measurement_interval": self.measurement_interval,
-            "next_measurement_at": (
-                measured_at + timedelta(seconds=self.measurement_interval)
-            ).strftime(TIME_FORMAT),
+            "next_measurement_at": next_at,
             "params": params,
         }
+        body.update(item.overrides)
+        for name in item.omitted:
+            body.pop(name, None)
+        return body
 
     def measurements_payload(self, loggers: Iterable[str] | None = None) -> dict[str, Any]:
         """A measurements message for the given serials (all loggers by default)."""
@@ -240,7 +274,7 @@ class EmulatedGateway:
     def heartbeat_payload(self) -> dict[str, Any]:
         """A heartbeat in the documented shape, reflecting the power knobs."""
         now = self._clock().astimezone(UTC)
-        return {
+        body: dict[str, Any] = {
             "name": self.name,
             "model": self.model,
             "software_version": self.software_version,
@@ -255,6 +289,8 @@ class EmulatedGateway:
                 "battery_level": None if self.is_usb_connected else self.battery_level,
             },
         }
+        body.update(self.heartbeat_overrides)
+        return body
 
     @staticmethod
     def doc_measurements_payload() -> dict[str, Any]:
@@ -276,7 +312,7 @@ class EmulatedGateway:
     def enqueue(self, kind: str, path: str, body: bytes | str | Mapping[str, Any]) -> int:
         """Put a message in the buffer; return its sequence number."""
         if isinstance(body, Mapping):
-            body = json.dumps(body)
+            body = json.dumps(body, separators=(",", ":") if self.compact_json else None)
         if isinstance(body, str):
             body = body.encode()
         self._seq += 1

@@ -19,6 +19,8 @@ from simulators.efento_gateway import EmulatedGateway
 
 WEBHOOK_ID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 TOKEN = "s3cret-organization-token-for-tests-only-1234"
+# Fixed, so that snapshots of unique ids (built from it) are stable.
+ENTRY_ID = "01JAEFENT0GATEWAYENTRY0001"
 # Three minutes after the documentation's example measurements were taken.
 NOW = datetime(2024, 10, 12, 15, 31, 21, tzinfo=dt_util.UTC)
 
@@ -35,6 +37,7 @@ def frozen_time(freezer: FrozenDateTimeFactory) -> FrozenDateTimeFactory:
 def config_entry() -> MockConfigEntry:
     return MockConfigEntry(
         domain=DOMAIN,
+        entry_id=ENTRY_ID,
         title="Efento gateway",
         unique_id=WEBHOOK_ID,
         data={"vendor": "efento", "webhook_id": WEBHOOK_ID, "token": TOKEN},

@@ -36,7 +36,7 @@ from custom_components.iot_bridge.efento import EfentoVendor
 from simulators.efento_gateway import EmulatedGateway
 from tests.devices import find_device, remove_device
 
-from .conftest import NOW, TOKEN, WEBHOOK_ID, GatewayFactory
+from .conftest import ENTRY_ID, NOW, TOKEN, WEBHOOK_ID, GatewayFactory
 
 B1 = "sensor.efento_282c024fffb1_temperature"
 CONNECTIVITY = "binary_sensor.efento_gateway_connectivity"
@@ -224,7 +224,7 @@ async def test_stale_logger_can_be_removed_and_comes_back(
         return await remove_device(client, init_integration.entry_id, device_id)
 
     serial = gateway.loggers[0].serial
-    identifier = (DOMAIN, f"efento_{WEBHOOK_ID}_{serial}")
+    identifier = (DOMAIN, f"efento_{ENTRY_ID}_{serial}")
     logger = find_device(hass, identifier)
     assert logger is not None
     gateway_device = device_registry.async_get(logger.via_device_id or "")

@@ -253,7 +253,7 @@ async def test_new_loggers_and_channels_appear(
     await hass.async_block_till_done()
     assert _state(hass, "sensor.efento_282c024fffb1_humidity") == "50.0"
     assert _state(hass, "sensor.efento_282c024fffb1_temperature") == "unavailable"
-    logger = find_device(hass, ("iot_bridge", f"efento_{init_integration.unique_id}_{B1}"))
+    logger = find_device(hass, ("iot_bridge", f"efento_{init_integration.entry_id}_{B1}"))
     assert logger is not None
     assert logger.serial_number == B1
     assert logger.manufacturer == "Efento"

@@ -237,8 +237,18 @@ def test_store_tolerates_empty_and_unreadable_times() -> None:
     assert logger_state.received_at is None
 
 
-def test_store_skips_an_unreadable_logger() -> None:
+def test_store_skips_an_unreadable_logger_or_channel() -> None:
+    dropped: list[str] = []
     restored = EfentoState.from_dict(
-        {"loggers": [{"channels": {}}, {"serial": B2, "channels": {"x": {}}}, {"serial": B1}]}
+        {
+            "loggers": [
+                {"channels": {}},
+                {"serial": B2, "channels": {"x": {}, "1": {"type": "humidity"}}},
+                {"serial": B1},
+            ]
+        },
+        dropped,
     )
-    assert list(restored.loggers) == [B1]
+    assert list(restored.loggers) == [B2, B1]
+    assert list(restored.loggers[B2].channels) == [1]
+    assert dropped == ["logger", "channel"]

@@ -17,6 +17,7 @@ from . import entities
 from .const import CONF_TOKEN, CONF_WEBHOOK_ID, DEFAULT_TITLE, STORE_NAME, VENDOR_KEY
 from .coordinator import EfentoConfigEntry, EfentoCoordinator
 from .options import EfentoOptionsFlow
+from .registry_ids import async_migrate
 from .server_settings import new_token, settings_placeholders
 from .view import async_register_view
 
@@ -63,10 +64,16 @@ class EfentoVendor(Vendor[EfentoCoordinator]):
         """Make sure the endpoint exists, restore the stored state and publish it."""
         # First, so that the gateway hears 503 (not 404) whatever happens below.
         async_register_view(hass)
+        # Before any device or entity is registered under its new name.
+        async_migrate(hass, entry)
         coordinator = EfentoCoordinator(hass, entry)
         await coordinator.async_config_entry_first_refresh()
         coordinator.async_register_gateway_device()
         return coordinator
+
+    def unique_id_base(self, entry: ConfigEntry[Any]) -> str:
+        """The entry id: the entry's unique id is the webhook id, a secret."""
+        return entry.entry_id
 
     def options_flow(self, entry: ConfigEntry[Any]) -> OptionsFlow:
         """Show the gateway settings again and rotate the token."""

@@ -19,6 +19,7 @@ from ..api.log_once import LogOnce
 from ..compat import device_by_identifier, via_device
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
+from ..limits import async_clear_limit, async_report_limit
 from ..storage import async_load_state, entry_store_key
 from ..vendor import VendorConfigEntry
 from .const import (
@@ -28,7 +29,16 @@ from .const import (
     STORE_NAME,
     STORE_VERSION,
 )
-from .model import EfentoState, GatewayState, LoggerState
+from .model import (
+    MAX_CHANNELS,
+    MAX_LOGGERS,
+    MAX_NEW_LOGGERS_PER_MESSAGE,
+    EfentoState,
+    GatewayState,
+    LoggerState,
+    MeasurementsOutcome,
+)
+from .registry_ids import gateway_identifier, logger_identifier, logger_serial_of
 
 # Device keys end up in unique ids: "gateway", and "logger_<serial>" per logger.
 GATEWAY_KEY: Final = "gateway"
@@ -36,6 +46,11 @@ _SERIAL_KEY_PREFIX: Final = "logger_"
 # Faults are logged once per reason without its indexes: a bad third and a bad
 # seventh measurement are one fault.
 _INDEX = re.compile(r"\[\d+\]")
+
+# What the limits repair issue names (``limits.async_report_limit``): "too many new <what>".
+LIMIT_LOGGERS: Final = "loggers"
+LIMIT_LOGGERS_PER_MESSAGE: Final = "loggers in one message"
+LIMIT_CHANNELS: Final = "channels of one logger"
 
 
 # An Efento entry, its runtime data typed with this coordinator.
@@ -74,6 +89,8 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         self._bad_in_row = 0
         self._issue_raised = False
         self._log_once = LogOnce(LOGGER)
+        # Loggers whose new channels a cap refused; the notice goes when none is left.
+        self._crowded: set[str] = set()
         self.counters: dict[str, int] = {
             "measurements": 0,
             "heartbeats": 0,
@@ -85,10 +102,22 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
     # --- lifecycle --------------------------------------------------------------
 
     async def _async_setup(self) -> None:
-        self.data = await async_load_state(self._store, EfentoState.from_dict, EfentoState)
+        self.data = await async_load_state(self._store, self._restore, EfentoState)
         now = dt_util.utcnow()
         # What went stale while Home Assistant was down is already known to be stale.
         self._expired = {key for key, deadline in self._deadlines() if deadline <= now}
+
+    def _restore(self, raw: Any) -> EfentoState:
+        dropped: list[str] = []
+        state = EfentoState.from_dict(raw, dropped)
+        if dropped:
+            LOGGER.warning(
+                "Efento %s: left out of the stored state what cannot be used (%s);"
+                " it comes back with the next message",
+                self.config_entry.title,
+                ", ".join(f"{dropped.count(what)} {what}" for what in dict.fromkeys(dropped)),
+            )
+        return state
 
     async def _async_fetch(self) -> EfentoState:
         """Nothing to fetch: the first refresh publishes the restored state."""
@@ -104,6 +133,8 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         if self._issue_raised:
             ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
             self._issue_raised = False
+        for what in (LIMIT_LOGGERS, LIMIT_LOGGERS_PER_MESSAGE, LIMIT_CHANNELS):
+            async_clear_limit(self.hass, self.config_entry, what)
         await self._store.async_save(self.data.as_dict())
 
     # --- messages ---------------------------------------------------------------
@@ -125,12 +156,44 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
             return None
         self.counters["measurements"] += 1
         outcome = self.data.apply_measurements(message, now)
+        self._note_outcome(outcome)
         if outcome.catalog_changed:
             self.mark_catalog_changed()
         if not outcome.touched:
             self.counters["stale_messages"] += 1
         self._touch([logger_device_key(serial) for serial in outcome.touched])
         return outcome.reply
+
+    @callback
+    def _note_outcome(self, outcome: MeasurementsOutcome) -> None:
+        """Warn once per kind of unusable item; tell the user what a cap refused."""
+        title = self.config_entry.title
+        for kind in sorted(outcome.ignored):
+            self._log_once.warning(
+                "Efento gateway %s sent a measurement that cannot be used (%s); it was"
+                " ignored and the rest of the message applied",
+                title,
+                kind,
+                kind="ignored",
+                key=kind,
+            )
+        hass, entry = self.hass, self.config_entry
+        if outcome.refused_by_entry:
+            async_report_limit(hass, entry, LIMIT_LOGGERS, MAX_LOGGERS, outcome.refused_by_entry)
+        if outcome.refused_by_message:
+            async_report_limit(
+                hass,
+                entry,
+                LIMIT_LOGGERS_PER_MESSAGE,
+                MAX_NEW_LOGGERS_PER_MESSAGE,
+                outcome.refused_by_message,
+            )
+        else:
+            # The loggers it refused were answered N; they are created as they come again.
+            async_clear_limit(hass, entry, LIMIT_LOGGERS_PER_MESSAGE)
+        if outcome.crowded:
+            self._crowded.update(outcome.crowded)
+            async_report_limit(hass, entry, LIMIT_CHANNELS, MAX_CHANNELS, outcome.refused_channels)
 
     @callback
     def _touch(self, keys: list[str]) -> None:
@@ -242,7 +305,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
     # --- devices ----------------------------------------------------------------
 
     def _gateway_identifier(self) -> tuple[str, str]:
-        return (DOMAIN, f"efento_gateway_{self.config_entry.unique_id}")
+        return gateway_identifier(self.config_entry.entry_id)
 
     @callback
     def async_register_gateway_device(self) -> None:
@@ -304,7 +367,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
             )
         serial = logger_serial(device_key)
         return DeviceInfo(
-            identifiers={(DOMAIN, f"efento_{self.config_entry.unique_id}_{serial}")},
+            identifiers={logger_identifier(self.config_entry.entry_id, serial)},
             manufacturer="Efento",
             model="Wireless logger",
             name=f"Efento {serial}",
@@ -324,20 +387,27 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
 
     def device_removable(self, device: DeviceEntry) -> bool:
         """A logger that missed its schedule may go; it comes back if it reports again."""
-        prefix = f"efento_{self.config_entry.unique_id}_"
-        for domain, identifier in device.identifiers:
-            if domain != DOMAIN or not identifier.startswith(prefix):
-                continue
-            serial = identifier.removeprefix(prefix)
-            logger_state = self.data.loggers.get(serial)
-            if logger_state is not None and logger_state.fresh(dt_util.utcnow()):
-                return False
-            if self.data.loggers.pop(serial, None) is not None:
-                self._expired.discard(logger_device_key(serial))
-                self.mark_catalog_changed()
-                self._save()
-            return True
-        return False
+        serial = logger_serial_of(self.config_entry.entry_id, device)
+        if serial is None:
+            return False
+        logger_state = self.data.loggers.get(serial)
+        if logger_state is not None and logger_state.fresh(dt_util.utcnow()):
+            return False
+        if self.data.loggers.pop(serial, None) is not None:
+            self._expired.discard(logger_device_key(serial))
+            self.mark_catalog_changed()
+            self._save()
+        self._note_room(serial)
+        return True
+
+    def _note_room(self, removed: str) -> None:
+        """A logger was deleted: drop the notices of the caps that have room now."""
+        if len(self.data.loggers) < MAX_LOGGERS:
+            async_clear_limit(self.hass, self.config_entry, LIMIT_LOGGERS)
+        if self._crowded:
+            self._crowded.discard(removed)
+            if not self._crowded:
+                async_clear_limit(self.hass, self.config_entry, LIMIT_CHANNELS)
 
     def diagnostics(self) -> dict[str, Any]:
         """Gateway, loggers, counters and the last fault (no token, no path)."""

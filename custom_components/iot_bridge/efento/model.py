@@ -7,12 +7,21 @@ Everything here is persisted.
 "Logger" is Efento's word for its wireless sensors. One logger's state is a
 ``LoggerState``, held in variables named ``logger_state``: a bare ``logger``
 would read as a Python logger.
+
+Whatever a gateway sends, or a store holds, is bounded here before it is kept:
+how many loggers and channels it may create (the caps below), what a serial or a
+type name may look like (they become device identifiers and entity ids), the
+length and encoding of texts and the size of numbers (everything kept must stay
+writable to Home Assistant's JSON store), and every time a deadline is computed
+from (``api.timestamps``). Applying a message or restoring a store never raises.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+import re
 from typing import Any, Final
 
 from ..api.efento import (
@@ -21,7 +30,14 @@ from ..api.efento import (
     MeasurementsMessage,
     build_measurements_reply,
 )
-from ..api.timestamps import MAX_INTERVAL, MAX_UPTIME, clamp_duration, timestamp_or_none
+from ..api.fields import as_bool, as_float, as_int, as_list, as_mapping, as_str
+from ..api.timestamps import (
+    MAX_INTERVAL,
+    MAX_UPTIME,
+    clamp_duration,
+    clamp_seconds,
+    timestamp_or_none,
+)
 
 # A logger goes silent this long after the moment it said it would report next;
 # the gateway goes disconnected this long after its announced next heartbeat.
@@ -32,14 +48,95 @@ HEARTBEAT_PERIOD: Final = timedelta(minutes=15)
 # A logger that reported without any schedule is considered silent after this.
 UNSCHEDULED_SILENCE: Final = timedelta(hours=1)
 
+# --- what a gateway may create ---------------------------------------------------
+# Each new logger brings five to a dozen entities. Past a cap the extra loggers or
+# channels are not created and their loggers are answered "N"; nothing that exists
+# is touched.
+#
+# The documentation's heartbeat shows "128/128" loggers in range: the first message
+# after set-up may name that many new loggers at once, a genuine one never more.
+# The cap keeps one hostile message (4,000 invented serials) from creating tens of
+# thousands of entities and stalling Home Assistant while it does.
+MAX_NEW_LOGGERS_PER_MESSAGE: Final = 128
+# Twice what one gateway has in range, for loggers replaced or moved over the years;
+# deleting silent loggers from the entry makes room again.
+MAX_LOGGERS: Final = 256
+# Efento loggers have at most three channels ("up to three slots", their manual;
+# the documentation's channel numbers are 1/2/3); eight leaves room for models we
+# have not seen.
+MAX_CHANNELS: Final = 8
+# A channel number is a slot number; anything larger is not a slot.
+MAX_CHANNEL_NUMBER: Final = 255
+
+# Serials are 12 hex digits ("282C024FFFB1"); base64 forms are allowed. They and
+# type names end up in device identifiers, unique ids and entity ids.
+_SERIAL = re.compile(r"[A-Za-z0-9+/=_.:-]{1,32}")
+_TYPE_NAME = re.compile(r"[a-z0-9_-]{1,32}")
+_MAC = re.compile(r"[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}")
+# Names, models and versions are a few dozen characters at most.
+MAX_KEPT_TEXT: Final = 64
+# Home Assistant's JSON store writes 64-bit integers; a bigger one would fail every
+# later write. JavaScript's safe range keeps the numbers exact in the frontend too.
+_MAX_INT: Final = 2**53
+
+_FIRST: Final = datetime.min.replace(tzinfo=UTC)
+_LAST: Final = datetime.max.replace(tzinfo=UTC)
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _text(value: Any) -> str | None:
+    """A short, storable text: truncated, lone surrogates (invalid UTF-8) replaced."""
+    text = as_str(value)
+    if text is None:
+        return None
+    return text[:MAX_KEPT_TEXT].encode("utf-8", "replace").decode("utf-8")
+
+
+def _int(value: Any) -> int | None:
+    """An integer the store can write, else None."""
+    number = as_int(value)
+    return number if number is not None and -_MAX_INT <= number <= _MAX_INT else None
+
+
+def _seconds(value: Any, maximum: timedelta) -> int | None:
+    return clamp_seconds(as_int(value), maximum=maximum)
+
+
+def _after(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, saturating instead of overflowing at the end of time."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return _LAST if delta > timedelta(0) else _FIRST
+
+
+def usable_serial(serial: str) -> bool:
+    """Whether a serial may name a device."""
+    return _SERIAL.fullmatch(serial) is not None
+
+
+def usable_mac(mac: str | None) -> str | None:
+    """The MAC address if it is one (six bytes, one separator or none), else None."""
+    return mac if mac is not None and _MAC.fullmatch(mac) else None
+
+
 def type_key(type_name: str) -> str:
     """A measurement type as used in keys: ``open-close`` becomes ``open_close``."""
     return type_name.strip().lower().replace("-", "_")
+
+
+def _reason_kind(reason: str) -> str:
+    """A rejection reason without the item's index: one kind of fault, warned about once."""
+    where, sep, what = reason.partition(": ")
+    return what if sep and where.startswith("measurements[") else reason
+
+
+def _channel_number(value: Any) -> int | None:
+    number = as_int(value)
+    return number if number is not None and 0 <= number <= MAX_CHANNEL_NUMBER else None
 
 
 @dataclass(slots=True)
@@ -55,6 +152,24 @@ class ChannelState:
     def ok(self) -> bool:
         """Whether the last reading was valid."""
         return self.status == "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form for the store and diagnostics."""
+        return {"type": self.type, "status": self.status, "value": self.value, "is_on": self.is_on}
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> ChannelState | None:
+        """Rebuild from ``as_dict``; None when the channel cannot be used."""
+        item = as_mapping(raw)
+        type_name = as_str(item.get("type")) if item is not None else None
+        if item is None or type_name is None or not _TYPE_NAME.fullmatch(type_name):
+            return None
+        return cls(
+            type=type_name,
+            status=_text(item.get("status")),
+            value=as_float(item.get("value")),
+            is_on=as_bool(item.get("is_on")),
+        )
 
 
 @dataclass(slots=True)
@@ -81,13 +196,13 @@ class LoggerState:
     def deadline(self) -> datetime | None:
         """When the logger counts as silent if nothing newer arrived."""
         if self.next_measurement_at is not None:
-            return self.next_measurement_at + MEASUREMENT_GRACE
-        # Clamped again: the store may hold an interval from before the parser clamped it.
+            return _after(self.next_measurement_at, MEASUREMENT_GRACE)
+        # Clamped again: the state may have been built from an unclamped number.
         interval = clamp_duration(self.measurement_interval, maximum=MAX_INTERVAL)
         if self.measured_at is not None and interval:
-            return self.measured_at + interval + MEASUREMENT_GRACE
+            return _after(_after(self.measured_at, interval), MEASUREMENT_GRACE)
         if self.received_at is not None:
-            return self.received_at + UNSCHEDULED_SILENCE
+            return _after(self.received_at, UNSCHEDULED_SILENCE)
         return None
 
     def fresh(self, now: datetime) -> bool:
@@ -114,38 +229,41 @@ class LoggerState:
             "measurement_interval": self.measurement_interval,
             "next_measurement_at": _iso(self.next_measurement_at),
             "received_at": _iso(self.received_at),
-            "channels": {
-                str(number): {
-                    "type": ch.type,
-                    "status": ch.status,
-                    "value": ch.value,
-                    "is_on": ch.is_on,
-                }
-                for number, ch in sorted(self.channels.items())
-            },
+            "channels": {str(number): ch.as_dict() for number, ch in sorted(self.channels.items())},
         }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> LoggerState:
-        """Rebuild from ``as_dict``; tolerant of fields written by older versions."""
+    def from_dict(cls, raw: Any, dropped: list[str]) -> LoggerState | None:
+        """Rebuild from ``as_dict``; None without a usable serial.
+
+        Every field is checked as if the gateway had just sent it: the store may
+        come from an older version that kept what it should not have (a time in
+        2100, an interval of 10**15 seconds), or from a hand edit.
+        """
+        item = as_mapping(raw)
+        serial = as_str(item.get("serial")) if item is not None else None
+        if item is None or serial is None or not usable_serial(serial):
+            dropped.append("logger")
+            return None
         channels: dict[int, ChannelState] = {}
-        for number, ch in (raw.get("channels") or {}).items():
-            channels[int(number)] = ChannelState(
-                type=str(ch.get("type", "")),
-                status=ch.get("status"),
-                value=ch.get("value"),
-                is_on=ch.get("is_on"),
-            )
+        for number, ch in (as_mapping(item.get("channels")) or {}).items():
+            channel = _channel_number(number)
+            state = ChannelState.from_dict(ch)
+            if channel is None or state is None:
+                dropped.append("channel")
+                continue
+            channels[channel] = state
+        accept = as_bool(item.get("accept"))
         return cls(
-            serial=str(raw["serial"]),
-            accept=bool(raw.get("accept", True)),
-            response_handle=raw.get("response_handle"),
-            battery=raw.get("battery"),
-            signal=raw.get("signal"),
-            measured_at=timestamp_or_none(raw.get("measured_at")),
-            measurement_interval=raw.get("measurement_interval"),
-            next_measurement_at=timestamp_or_none(raw.get("next_measurement_at")),
-            received_at=timestamp_or_none(raw.get("received_at")),
+            serial=serial,
+            accept=True if accept is None else accept,
+            response_handle=_int(item.get("response_handle")),
+            battery=_text(item.get("battery")),
+            signal=_int(item.get("signal")),
+            measured_at=timestamp_or_none(item.get("measured_at")),
+            measurement_interval=_seconds(item.get("measurement_interval"), MAX_INTERVAL),
+            next_measurement_at=timestamp_or_none(item.get("next_measurement_at")),
+            received_at=timestamp_or_none(item.get("received_at")),
             channels=channels,
         )
 
@@ -184,15 +302,15 @@ class GatewayState:
         uptime = clamp_duration(self.uptime, maximum=MAX_UPTIME)
         if self.current_time is None or uptime is None:
             return None
-        return self.current_time - uptime
+        return _after(self.current_time, -uptime)
 
     @property
     def deadline(self) -> datetime | None:
         """When the gateway counts as disconnected if no newer heartbeat arrived."""
         if self.next_communication_at is not None:
-            return self.next_communication_at + HEARTBEAT_GRACE
+            return _after(self.next_communication_at, HEARTBEAT_GRACE)
         if self.last_heartbeat is not None:
-            return self.last_heartbeat + HEARTBEAT_PERIOD + HEARTBEAT_GRACE
+            return _after(self.last_heartbeat, HEARTBEAT_PERIOD + HEARTBEAT_GRACE)
         return None
 
     def connected(self, now: datetime) -> bool | None:
@@ -210,18 +328,18 @@ class GatewayState:
             and message.current_time <= self.current_time
         ):
             return False
-        self.name = message.name or self.name
-        self.model = message.model or self.model
-        self.software_version = message.software_version or self.software_version
-        self.mac = message.mac or self.mac
+        self.name = _text(message.name) or self.name
+        self.model = _text(message.model) or self.model
+        self.software_version = _text(message.software_version) or self.software_version
+        self.mac = usable_mac(message.mac) or self.mac
         self.current_time = message.current_time
-        self.uptime = message.uptime
-        self.sensors_number = message.sensors_number
-        self.loggers_in_range = message.loggers_in_range
+        self.uptime = clamp_seconds(message.uptime, maximum=MAX_UPTIME)
+        self.sensors_number = _text(message.sensors_number)
+        self.loggers_in_range = _int(message.loggers_in_range)
         self.next_communication_at = message.next_communication_at
         self.is_usb_connected = message.is_usb_connected
         self.is_charging = message.is_charging
-        self.battery_level = message.battery_level
+        self.battery_level = _int(message.battery_level)
         self.received_at = now
         return True
 
@@ -244,21 +362,21 @@ class GatewayState:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> GatewayState:
-        """Rebuild from ``as_dict``."""
+    def from_dict(cls, raw: Mapping[str, Any]) -> GatewayState:
+        """Rebuild from ``as_dict``, checking every field as ``apply`` would."""
         return cls(
-            name=raw.get("name"),
-            model=raw.get("model"),
-            software_version=raw.get("software_version"),
-            mac=raw.get("mac"),
+            name=_text(raw.get("name")),
+            model=_text(raw.get("model")),
+            software_version=_text(raw.get("software_version")),
+            mac=usable_mac(as_str(raw.get("mac"))),
             current_time=timestamp_or_none(raw.get("current_time")),
-            uptime=raw.get("uptime"),
-            sensors_number=raw.get("sensors_number"),
-            loggers_in_range=raw.get("loggers_in_range"),
+            uptime=_seconds(raw.get("uptime"), MAX_UPTIME),
+            sensors_number=_text(raw.get("sensors_number")),
+            loggers_in_range=_int(raw.get("loggers_in_range")),
             next_communication_at=timestamp_or_none(raw.get("next_communication_at")),
-            is_usb_connected=raw.get("is_usb_connected"),
-            is_charging=raw.get("is_charging"),
-            battery_level=raw.get("battery_level"),
+            is_usb_connected=as_bool(raw.get("is_usb_connected")),
+            is_charging=as_bool(raw.get("is_charging")),
+            battery_level=_int(raw.get("battery_level")),
             received_at=timestamp_or_none(raw.get("received_at")),
         )
 
@@ -272,6 +390,26 @@ class MeasurementsOutcome:
     touched: frozenset[str]
     # New loggers, or loggers with new channels or channel types.
     catalog_changed: bool
+    # New loggers not created because the entry holds MAX_LOGGERS already.
+    refused_by_entry: int = 0
+    # New loggers not created because this message brought MAX_NEW_LOGGERS_PER_MESSAGE.
+    refused_by_message: int = 0
+    # New channels not created because their logger has MAX_CHANNELS already, and
+    # the serials of those loggers.
+    refused_channels: int = 0
+    crowded: frozenset[str] = frozenset()
+    # Why some measurements or params were not used, without indexes or values: a
+    # fault to be warned about once per kind.
+    ignored: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class _Tally:
+    created: int = 0
+    catalog_changed: bool = False
+    refused_channels: int = 0
+    crowded: set[str] = field(default_factory=set)
+    ignored: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -289,39 +427,66 @@ class EfentoState:
         A message may hold several measurements of one logger in any order (a
         backlog after an outage): only the newest is applied, and only when it is
         newer than what we hold, so an old or repeated message changes nothing.
+
+        Y and N name loggers, not readings ("IDs of loggers, which should [not] be
+        synchronised with the server"), and the 201 already tells the gateway that
+        this message arrived. So a measurement we cannot use (a time in 2100, no
+        serial) is answered Y when its logger is wanted: N would make the gateway
+        stop keeping that logger's genuine readings for us. N is for loggers the
+        user switched off, and for new loggers refused by a cap.
         """
+        tally = _Tally()
+        tally.ignored.update(_reason_kind(rejected.reason) for rejected in message.rejected)
         newest: dict[str, Measurement] = {}
         for item in message.measurements:
+            if not usable_serial(item.serial):
+                tally.ignored.add("serial not usable")
+                continue
             held = newest.get(item.serial)
             if held is None or item.measured_at > held.measured_at:
                 newest[item.serial] = item
         touched: set[str] = set()
-        catalog_changed = False
+        # New serials not created: the entry is full, or this message brought enough.
+        full: set[str] = set()
+        throttled: set[str] = set()
         for serial, item in newest.items():
             logger_state = self.loggers.get(serial)
             if logger_state is None:
+                if len(self.loggers) >= MAX_LOGGERS:
+                    full.add(serial)
+                    continue
+                if tally.created >= MAX_NEW_LOGGERS_PER_MESSAGE:
+                    throttled.add(serial)
+                    continue
                 logger_state = self.loggers[serial] = LoggerState(serial)
-                catalog_changed = True
+                tally.created += 1
+                tally.catalog_changed = True
             held_at = logger_state.measured_at
             if held_at is not None and item.measured_at <= held_at:
                 continue
-            catalog_changed |= _apply_measurement(logger_state, item, now)
+            _apply_measurement(logger_state, item, now, tally)
             touched.add(serial)
-        accepted: list[int | None] = []
-        refused: list[int | None] = []
-        for item in message.measurements:
-            wanted = self.loggers[item.serial].accept
-            (accepted if wanted else refused).append(item.response_handle)
-        for rejected in message.rejected:
-            known = self.loggers.get(rejected.serial or "")
-            (refused if known is not None and not known.accept else accepted).append(
-                rejected.response_handle
-            )
         return MeasurementsOutcome(
-            reply=build_measurements_reply(accepted, refused),
+            reply=self._reply(message, full | throttled),
             touched=frozenset(touched),
-            catalog_changed=catalog_changed,
+            catalog_changed=tally.catalog_changed,
+            refused_by_entry=len(full),
+            refused_by_message=len(throttled),
+            refused_channels=tally.refused_channels,
+            crowded=frozenset(tally.crowded),
+            ignored=frozenset(tally.ignored),
         )
+
+    def _reply(self, message: MeasurementsMessage, refused: set[str]) -> dict[str, list[int]]:
+        accepted: list[int | None] = []
+        declined: list[int | None] = []
+        for serial, handle in _handles(message):
+            logger_state = self.loggers.get(serial or "")
+            if serial in refused or (logger_state is not None and not logger_state.accept):
+                declined.append(handle)
+            else:
+                accepted.append(handle)
+        return build_measurements_reply(accepted, declined)
 
     def set_accept(self, serial: str, accept: bool) -> None:
         """Answer this logger's measurements Y (keep syncing) or N from now on."""
@@ -335,40 +500,73 @@ class EfentoState:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any] | None) -> EfentoState:
-        """Rebuild from the store; an empty store starts afresh, an unreadable logger is skipped."""
-        if not raw:
+    def from_dict(cls, raw: Any, dropped: list[str] | None = None) -> EfentoState:
+        """Rebuild from the store; never raises.
+
+        An empty store starts afresh; a logger or channel that cannot be used is
+        left out (and named in ``dropped``): it reappears with its next
+        measurement. Loggers are not capped here: they exist already.
+        """
+        dropped = [] if dropped is None else dropped
+        root = as_mapping(raw)
+        if root is None:
+            if raw is not None:
+                dropped.append("state")
             return cls()
         loggers: dict[str, LoggerState] = {}
-        for item in raw.get("loggers") or ():
-            try:
-                logger_state = LoggerState.from_dict(item)
-            except (AttributeError, KeyError, TypeError, ValueError):
-                continue  # one unreadable logger reappears with its next measurement
-            loggers[logger_state.serial] = logger_state
-        return cls(gateway=GatewayState.from_dict(raw.get("gateway") or {}), loggers=loggers)
+        for item in as_list(root.get("loggers")) or ():
+            if (logger_state := LoggerState.from_dict(item, dropped)) is not None:
+                loggers[logger_state.serial] = logger_state
+        gateway = as_mapping(root.get("gateway"))
+        if gateway is None and root.get("gateway") is not None:
+            dropped.append("gateway")
+        return cls(gateway=GatewayState.from_dict(gateway or {}), loggers=loggers)
 
 
-def _apply_measurement(logger_state: LoggerState, item: Measurement, now: datetime) -> bool:
-    """Copy a newer measurement into the logger; True if it has new channels or types."""
-    logger_state.response_handle = item.response_handle
-    logger_state.battery = item.battery
-    logger_state.signal = item.signal
+def _handles(message: MeasurementsMessage) -> Iterable[tuple[str | None, int | None]]:
+    for item in message.measurements:
+        yield item.serial, item.response_handle
+    for rejected in message.rejected:
+        yield rejected.serial, rejected.response_handle
+
+
+def _apply_measurement(
+    logger_state: LoggerState, item: Measurement, now: datetime, tally: _Tally
+) -> None:
+    """Copy a newer measurement into the logger, within MAX_CHANNELS."""
+    logger_state.response_handle = _int(item.response_handle)
+    logger_state.battery = _text(item.battery)
+    logger_state.signal = _int(item.signal)
     logger_state.measured_at = item.measured_at
-    logger_state.measurement_interval = item.measurement_interval
+    logger_state.measurement_interval = clamp_seconds(
+        item.measurement_interval, maximum=MAX_INTERVAL
+    )
     logger_state.next_measurement_at = item.next_measurement_at
     logger_state.received_at = now
     channels = logger_state.channels
-    catalog_changed = False
     for param in item.params:
+        if _channel_number(param.channel) is None:
+            tally.ignored.add("channel number out of range")
+            continue
         held = channels.get(param.channel)
+        if not _TYPE_NAME.fullmatch(param.type):
+            tally.ignored.add("type name not usable")
+            if held is not None:
+                channels[param.channel] = ChannelState(type=held.type, status=None)
+            continue
+        if held is None and len(channels) >= MAX_CHANNELS:
+            tally.refused_channels += 1
+            tally.crowded.add(logger_state.serial)
+            continue
         if held is None or type_key(held.type) != type_key(param.type):
-            catalog_changed = True
+            tally.catalog_changed = True
         channels[param.channel] = ChannelState(
-            type=param.type, status=param.status, value=param.value, is_on=param.is_on
+            type=param.type,
+            status=_text(param.status),
+            value=as_float(param.value),
+            is_on=param.is_on,
         )
     for invalid in item.invalid_params:
         # A newer reading we cannot use: the old value must not pose as current.
         if invalid.channel is not None and (held := channels.get(invalid.channel)):
             channels[invalid.channel] = ChannelState(type=held.type, status=None)
-    return catalog_changed

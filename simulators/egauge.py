@@ -189,11 +189,15 @@ class EgaugeSimulator:
     register_queries: list[str] = field(default_factory=list)
     fail_status: int = 500
     fail_count: int = 0
+    # Retry-After header values (sent as written) for the next 429 answers.
+    rate_limits: list[str] = field(default_factory=list)
     malformed_next: int = 0
     malformed_path: str | None = None  # limit malformed_next to one path
     expire_next_nonces: int = 0
     register_body_hook: Callable[[dict[str, Any]], Any] | None = None
     overrides: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # Every token handed out, revoked or not (secrets a client must never disclose).
+    issued_tokens: list[str] = field(default_factory=list)
 
     _tokens: dict[str, _Token] = field(default_factory=dict, init=False)
     _nonces: dict[str, float] = field(default_factory=dict, init=False)
@@ -214,6 +218,22 @@ class EgaugeSimulator:
     def fail_next_requests(self, count: int, status: int = 500) -> None:
         """Answer the next ``count`` requests with ``status``."""
         self.fail_count, self.fail_status = count, status
+
+    def rate_limit_next(self, count: int = 1, retry_after: str | float = 30) -> None:
+        """Answer the next ``count`` requests 429 with ``Retry-After: retry_after``.
+
+        Text is sent exactly as given, so tests can send what no meter should
+        ("315360000", "1e20", "inf", "-5", "soon").
+        """
+        self.rate_limits.extend([str(retry_after)] * count)
+
+    def add_register(self, name: str, type_code: str = "P", base: float = 100.0) -> SimRegister:
+        """Add a register after the existing ones (a new CT, or a meter inventing names)."""
+        self.advance()
+        index = max((reg.idx for reg in self.registers), default=-1) + 1
+        reg = SimRegister(name, type_code, base, idx=index, did=index)
+        self.registers.append(reg)
+        return reg
 
     def override_next(self, path: str, status: int, body: Any) -> None:
         """Answer the next request to ``path`` with ``status`` and ``body`` (bytes go out raw)."""
@@ -313,6 +333,7 @@ class EgaugeSimulator:
             return web.json_response({"error": "Authentication failed."})
         token = ".".join(secrets.token_urlsafe(n) for n in (12, 32, 24))
         self._tokens[token] = _Token(usr, self.clock() + self.token_lifetime)
+        self.issued_tokens.append(token)
         return web.json_response({"jwt": token})
 
     async def _unauthorized(self, request: web.Request) -> web.Response:
@@ -460,6 +481,12 @@ class EgaugeSimulator:
         if self.fail_count > 0:
             self.fail_count -= 1
             return web.json_response({"error": "Simulated failure."}, status=self.fail_status)
+        if self.rate_limits:
+            return web.json_response(
+                {"error": "Too many requests."},
+                status=429,
+                headers={"Retry-After": self.rate_limits.pop(0)},
+            )
         if (override := self.overrides.pop(request.path, None)) is not None:
             return web.Response(
                 status=override[0], text=override[1], content_type="application/json"

@@ -306,7 +306,7 @@ class EnapterSimulator:
         self.command_error_message = "Stack pressure too high"
         self._fail: list[int] = []
         self._fail_after = 0
-        self._rate_limit: list[float] = []
+        self._rate_limit: list[str] = []
         self._clock = clock
         self._rng = random.Random(seed)
         self._counter = itertools.count(1)
@@ -514,9 +514,14 @@ class EnapterSimulator:
         self._fail.extend([status] * n)
         self._fail_after = after
 
-    def rate_limit_next(self, n: int = 1, retry_after: float = 30) -> None:
-        """Answer the next ``n`` requests with 429 and ``Retry-After``."""
-        self._rate_limit.extend([retry_after] * n)
+    def rate_limit_next(self, n: int = 1, retry_after: float | str = 30) -> None:
+        """Answer the next ``n`` requests with 429 and ``Retry-After``.
+
+        A number is sent as whole seconds; text exactly as given, so tests can
+        send what no server should ("315360000", "1e20", "inf", "-5", "soon").
+        """
+        header = retry_after if isinstance(retry_after, str) else str(int(retry_after))
+        self._rate_limit.extend([header] * n)
 
     def set_offline(self, device_id: str, offline: bool = True) -> None:
         self.devices[device_id].online = not offline
@@ -553,7 +558,7 @@ class EnapterSimulator:
         if self._rate_limit:
             retry_after = self._rate_limit.pop(0)
             response = _error(429, "too_many_requests", "Too many requests, slow down.")
-            response.headers["Retry-After"] = str(int(retry_after))
+            response.headers["Retry-After"] = retry_after
             return response
         if self.max_url_length is not None and len(str(request.rel_url)) > self.max_url_length:
             return _error(414, "uri_too_long", "Request URI is too long.")
@@ -679,7 +684,12 @@ class EnapterSimulator:
                 stamp, current = (None, None)
                 if device is not None:
                     stamp, current = device.telemetry.get(attribute, (None, None))
-                if stamp is not None and relevance is not None and now - stamp > relevance:
+                # Only numbers age: a test may plant any JSON as a hostile server would.
+                if (
+                    isinstance(stamp, (int, float))
+                    and relevance is not None
+                    and now - stamp > relevance
+                ):
                     stamp, current = None, None
                 points[attribute] = {"timestamp": stamp, "value": current}
         return web.json_response({"telemetry": telemetry})

@@ -180,6 +180,21 @@ OTHER_EVENTS: list[dict[str, Any]] = [
 ]
 
 
+def _sort_time(ts: Any) -> float:
+    """A record's time as the cloud orders it; times it cannot read sort last."""
+    if isinstance(ts, bool) or not isinstance(ts, int | float):
+        return float("-inf")
+    try:
+        return float(ts)
+    except OverflowError:  # an int beyond any float (10**400)
+        return float("inf") if ts > 0 else float("-inf")
+
+
+def _in_range(ts: Any, start: int | None, end: int | None) -> bool:
+    moment = _sort_time(ts)
+    return (start is None or moment >= start) and (end is None or moment <= end)
+
+
 def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -196,9 +211,13 @@ class InstathingsSimulator:
     ``fail_next(n, status, retry_after)``, ``drop_websockets(abrupt)``,
     ``emit(event)``, ``emit_raw(text)``, ``emit_other_events()``,
     ``pair_device(...)``, ``unpair_device(id)``, ``set_software_version(v)``,
-    ``set_gateway_connected(flag)``, ``tick()`` (one round of drifting values).
+    ``set_gateway_connected(flag)``, ``tick()`` (one round of drifting values);
+    hostile ones: ``add_data(id, data, ts=...)`` (a record at any time, a clock from
+    the far future say, without moving the others' times), ``list_devices(n)`` (made-up
+    devices in the device list, without events).
     Observables: ``request_counts`` (by route name), ``unauthorized`` (401s
-    answered), ``control_log``, ``records``, ``websockets`` (open connections).
+    answered), ``control_log``, ``records``, ``websockets`` (open connections),
+    ``issued_tokens``.
     """
 
     def __init__(
@@ -226,6 +245,8 @@ class InstathingsSimulator:
         self._key = secrets.token_bytes(32)
         self._jti = 0
         self._revoked_through = 0
+        # Every token handed out, revoked or not (secrets a client must never disclose).
+        self.issued_tokens: list[str] = []
         self._fail_count = 0
         self._fail_status = 500
         self._fail_retry_after: float | None = None
@@ -341,13 +362,13 @@ class InstathingsSimulator:
         self._last_ts = ts
         return ts
 
-    def _record(self, device_id: str, data: dict[str, Any], ts: int) -> dict[str, Any]:
+    def _record(self, device_id: str, data: dict[str, Any], ts: Any) -> dict[str, Any]:
         parent = self.devices.get(device_id, {}).get("parentDevice")
         record = {
             "ts": ts,
             "deviceId": device_id,
             "data": data,
-            "ttl": ts // 1000 + 86400,
+            "ttl": ts // 1000 + 86400 if isinstance(ts, int) else None,
             "principal": self._principal,
             "id": str(uuid.uuid4()),
             "clientId": parent or "N/A",
@@ -364,9 +385,15 @@ class InstathingsSimulator:
             self._record(PLUG_ID, self.plug_data(), self._next_ts(at + 1))
             self._record(VIRTUAL_ID, self.virtual_data(), self._next_ts(at + 2))
 
-    async def add_data(self, device_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Store a record for a device and push it as a ``data`` event."""
-        record = self._record(device_id, data, self._next_ts())
+    async def add_data(
+        self, device_id: str, data: dict[str, Any], *, ts: Any = None
+    ) -> dict[str, Any]:
+        """Store a record for a device and push it as a ``data`` event.
+
+        ``ts`` stamps it with any time (a device whose clock is wrong) and leaves the
+        times of later records alone; by default records get the time now.
+        """
+        record = self._record(device_id, data, self._next_ts() if ts is None else ts)
         await self.emit({"action": "data", "payload": record})
         return record
 
@@ -436,6 +463,24 @@ class InstathingsSimulator:
         await self.emit({"action": action, "payload": {**doc, "status": {"eventType": action}}})
         return device_id
 
+    def list_devices(self, count: int, *, prefix: str = "Made") -> list[str]:
+        """Put ``count`` made-up sensors into the device list (no events); return their ids."""
+        created = int(time.time() * 1000)
+        ids = [f"{prefix}{index:05d}" for index in range(count)]
+        for device_id in ids:
+            self.devices[device_id] = {
+                "projectId": PROJECT_ID,
+                "ts": created,
+                "isVirtual": False,
+                "parentDevice": GATEWAY_ID,
+                "id": device_id,
+                "env": "live",
+                "isGateway": False,
+                "name": device_id,
+                "type": SENSOR_TYPE,
+            }
+        return ids
+
     async def unpair_device(self, device_id: str) -> None:
         """Remove a sub-device and announce it with ``not_paired``."""
         doc = self.devices.pop(device_id)
@@ -475,7 +520,9 @@ class InstathingsSimulator:
         head = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
         body = _b64url(json.dumps(claims).encode())
         signature = hmac.new(self._key, f"{head}.{body}".encode(), hashlib.sha256).digest()
-        return f"{head}.{body}.{_b64url(signature)}"
+        token = f"{head}.{body}.{_b64url(signature)}"
+        self.issued_tokens.append(token)
+        return token
 
     def token_valid(self, token: str) -> bool:
         parts = token.split(".")
@@ -559,11 +606,16 @@ class InstathingsSimulator:
             return web.json_response({"message": "Invalid query parameter"}, status=400)
         if page < 1 or not 1 <= per_page <= 100:
             return web.json_response({"message": "Invalid page or perPage"}, status=400)
-        matching = [
-            record
-            for record in reversed(self.records.get(device["id"], []))
-            if (start is None or record["ts"] >= start) and (end is None or record["ts"] <= end)
-        ]
+        # Newest first, as the cloud sorts (by time, not by arrival).
+        matching = sorted(
+            (
+                record
+                for record in reversed(self.records.get(device["id"], []))
+                if _in_range(record["ts"], start, end)
+            ),
+            key=lambda record: _sort_time(record["ts"]),
+            reverse=True,
+        )
         first = (page - 1) * per_page
         return web.json_response(
             {"data": matching[first : first + per_page], "totalItems": len(matching)}

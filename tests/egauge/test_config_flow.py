@@ -86,6 +86,53 @@ async def test_user_flow_errors_then_recovers(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:pw@{host}",
+        "  http://owner:secret@{host}/api  ",
+        "owner:secret@{host}",
+        "http://{host}/?password=secret",
+    ],
+)
+async def test_user_flow_refuses_credentials_in_the_url(
+    hass: HomeAssistant, meter_url: str, simulator: EgaugeSimulator, url: str
+) -> None:
+    result = await _egauge_form(hass)
+    host = meter_url.removeprefix("http://")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"url": url.format(host=host), "username": "owner", "password": "secret"},
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"url": "url_has_credentials"}
+    # Refused before anything was sent to the address.
+    assert not simulator.requests_by_path
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": meter_url, "username": "owner", "password": "secret"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_reconfigure_refuses_credentials_in_the_url(
+    hass: HomeAssistant, init_integration: MockConfigEntry, meter_url: str
+) -> None:
+    result = await init_integration.start_reconfigure_flow(hass)
+    host = meter_url.removeprefix("http://")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "url": f"http://owner:secret@{host}",
+            "username": "owner",
+            "password": "secret",
+            "verify_ssl": True,
+        },
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"url": "url_has_credentials"}
+    assert init_integration.data["url"] == meter_url
+
+
 async def test_user_flow_unreachable_meter(hass: HomeAssistant, unused_tcp_port: int) -> None:
     result = await _egauge_form(hass)
     result = await hass.config_entries.flow.async_configure(

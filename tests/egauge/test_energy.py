@@ -110,7 +110,7 @@ async def test_totals_continue_from_a_previous_run(
 
 def _reading(counter: int, rate: float, type_code: str = "P") -> EgaugeReading:
     register = EgaugeRegister(idx=0, name="Grid", type_code=type_code, rate=rate, counter=counter)
-    return EgaugeReading(timestamp=0.0, registers={"Grid": register})
+    return EgaugeReading(timestamp=1_700_000_000.0, registers={"Grid": register})
 
 
 def test_ledger_books_each_direction() -> None:

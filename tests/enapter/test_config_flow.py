@@ -153,6 +153,44 @@ async def test_invalid_url(hass: HomeAssistant) -> None:
     assert result["errors"] == {"url": "invalid_url"}
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.enapter.com/?token=x",
+        "https://api.enapter.com/v3?access_token=x",
+        "http://user:pw@gateway.local/api",
+        " user:pw@gateway.local ",
+        "{cloud}/?api_key=x",
+    ],
+)
+async def test_url_with_credentials_is_refused(
+    hass: HomeAssistant, sim: EnapterSimulator, cloud_url: str, url: str
+) -> None:
+    result = await start(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(url.format(cloud=cloud_url))
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"url": "url_has_credentials"}
+    # Refused before anything was sent to the address.
+    assert not sim.requests
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], form(cloud_url))
+    assert result["step_id"] == "enapter_site"  # the token sees two sites
+
+
+async def test_reconfigure_refuses_credentials_in_the_url(
+    hass: HomeAssistant, sim: EnapterSimulator, entry: MockConfigEntry, cloud_url: str
+) -> None:
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(f"{cloud_url}/?token={TOKEN}")
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"url": "url_has_credentials"}
+    assert entry.data["url"] == cloud_url
+
+
 async def test_site_without_devices(
     hass: HomeAssistant, sim: EnapterSimulator, cloud_url: str
 ) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from itertools import islice
+import math
 from typing import Any
 
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.iot_bridge.api.enapter import (
@@ -13,8 +16,10 @@ from custom_components.iot_bridge.api.enapter import (
     TelemetryPoint,
     parse_manifest,
 )
-from custom_components.iot_bridge.api.enapter_manifest import TelemetrySpec
+from custom_components.iot_bridge.api.enapter_manifest import CommandSpec, TelemetrySpec
+from custom_components.iot_bridge.enapter import model
 from custom_components.iot_bridge.enapter.model import (
+    MAX_STATE_LENGTH,
     DevicePlan,
     EnapterDeviceState,
     SiteDevices,
@@ -233,3 +238,160 @@ def test_a_switch_following_a_state_enum() -> None:
     idle = devices.read({"electrolyser": {"status": TelemetryPoint(FRESH, "idle")}})
     assert pair.is_on(running.devices["electrolyser"]) is True
     assert pair.is_on(idle.devices["electrolyser"]) is False
+
+
+# --- whatever the server sends ---------------------------------------------------
+
+FAST = settings(max_examples=100, deadline=None)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from([10**400, -(10**400), 2**63])
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=300),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+specs = st.builds(
+    TelemetrySpec,
+    display_name=st.text(max_size=5),
+    type=st.sampled_from(["float", "integer", "string", "boolean"]),
+    unit=st.none() | st.text(max_size=3),
+    enum=st.none() | st.lists(st.text(max_size=3), max_size=3).map(tuple),
+)
+# Numbers Home Assistant cannot show, as often as anything else.
+unshowable = st.sampled_from([math.nan, math.inf, -math.inf, 10**400, -(10**400)])
+points = st.builds(
+    TelemetryPoint,
+    timestamp=st.none() | st.floats(allow_nan=True, allow_infinity=True),
+    value=unshowable | json_values,
+)
+
+
+def _showable(spec: TelemetrySpec, value: object) -> bool:
+    """What Home Assistant can show for the attribute: its type, finite, short."""
+    if value is None:
+        return True
+    if spec.enum is not None:
+        return value in spec.enum
+    if spec.type == "boolean":
+        return isinstance(value, bool)
+    if spec.type in ("float", "integer"):
+        return (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(float(value))
+        )
+    return isinstance(value, str) and len(value) <= MAX_STATE_LENGTH
+
+
+@FAST
+@given(spec=specs, point=points)
+def test_any_datapoint_is_a_showable_value_or_none(
+    spec: TelemetrySpec, point: TelemetryPoint
+) -> None:
+    assert _showable(spec, typed_value(spec, point))
+
+
+manifests = st.builds(
+    Manifest,
+    telemetry=st.dictionaries(st.text(max_size=6), specs, max_size=8),
+    commands=st.dictionaries(
+        st.sampled_from(["start", "stop", "enable_x", "disable_x", "on", "off", "open"])
+        | st.text(max_size=8),
+        st.builds(CommandSpec, display_name=st.text(max_size=8)),
+        max_size=8,
+    ),
+)
+devices = st.builds(
+    EnapterDevice,
+    id=st.sampled_from(["a", "b", "c", "d", "e", ""]),
+    name=st.text(max_size=4),
+    site_id=st.none(),
+    blueprint_id=st.none(),
+    type=st.sampled_from([None, "LUA", "GATEWAY", "NATIVE"]),
+    slug=st.none(),
+    connectivity=st.sampled_from(["ONLINE", "OFFLINE", "UNKNOWN"]),
+    manifest=st.none() | manifests,
+)
+telemetry = st.dictionaries(
+    st.sampled_from(["a", "b", "c", "x"]),
+    st.dictionaries(st.text(max_size=6), points, max_size=6),
+    max_size=4,
+)
+
+
+@FAST
+@given(
+    listings=st.lists(
+        st.tuples(st.lists(devices, max_size=6), st.sets(st.sampled_from("abcxyz")), telemetry),
+        min_size=1,
+        max_size=4,
+    ),
+    max_devices=st.integers(0, 4),
+    max_telemetry=st.integers(0, 5),
+    max_commands=st.integers(0, 5),
+)
+def test_any_device_list_and_telemetry_stay_within_the_limits(
+    listings: list[tuple[list[EnapterDevice], set[str], dict[str, dict[str, TelemetryPoint]]]],
+    max_devices: int,
+    max_telemetry: int,
+    max_commands: int,
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model, "MAX_DEVICES", max_devices)
+        patch.setattr(model, "MAX_TELEMETRY", max_telemetry)
+        patch.setattr(model, "MAX_COMMANDS", max_commands)
+        site = SiteDevices()
+        for listed, existing, latest in listings:
+            before = set(site)
+            change = site.update(listed, existing)
+            listed_ids = {device.id for device in listed}
+            # Known devices are always kept; new ones only fill the room left.
+            assert (before | existing) & listed_ids <= set(site)
+            new = set(site) - before - existing
+            assert not new or len(before | existing | new) <= max_devices
+            assert change.refused == len(listed_ids - set(site))
+            for device_id, plan in site.plans.items():
+                assert len(plan.manifest.telemetry) <= max_telemetry
+                assert len(plan.manifest.commands) <= max_commands
+                assert len(site.request_map.get(device_id, ())) <= max_telemetry
+            state = site.read(latest)
+            for device_id, device_state in state.devices.items():
+                manifest = device_state.device.manifest if device_state.device else None
+                for attribute, spec in (manifest.telemetry if manifest else {}).items():
+                    assert _showable(spec, device_state.value(attribute))
+                for pair in site.plans[device_id].switches:
+                    assert pair.is_on(device_state) in (True, False, None)
+                assert isinstance(
+                    contradicts_connectivity(site[device_id], latest.get(device_id, {})), bool
+                )
+                list(invalid_values(site[device_id], latest.get(device_id, {})))
+
+
+def test_a_manifest_past_the_limits_keeps_its_first_entries() -> None:
+    manifest = _manifest(
+        {f"t{i:03d}": {"display_name": f"T{i}", "type": "float"} for i in range(250)},
+        {f"c{i:03d}": {"display_name": f"C{i}"} for i in range(60)},
+    )
+    plan = DevicePlan.of(manifest)
+    assert list(plan.manifest.telemetry) == list(islice(manifest.telemetry, model.MAX_TELEMETRY))
+    assert list(plan.manifest.commands) == list(islice(manifest.commands, model.MAX_COMMANDS))
+    assert (plan.refused_telemetry, plan.refused_commands) == (50, 10)
+    assert DevicePlan.of(HEATER).refused_telemetry == 0
+
+
+def test_devices_past_the_limit_are_refused_and_known_ones_kept() -> None:
+    site = SiteDevices()
+    listed = [_device(f"d{i:03d}") for i in range(model.MAX_DEVICES + 3)]
+    change = site.update(listed)
+    assert change.refused == 3
+    assert list(site) == [device.id for device in listed[: model.MAX_DEVICES]]
+    refusals = {refusal.what: refusal.count for refusal in site.refusals}
+    assert refusals == {"devices": 3, "telemetry attributes": 0, "commands": 0}
+    # Devices Home Assistant already has keep their place, listed or not.
+    site = SiteDevices()
+    change = site.update(listed[-2:], existing={"gone", *(d.id for d in listed[-2:])})
+    assert set(site) == {device.id for device in listed[-2:]}
+    assert change.refused == 0

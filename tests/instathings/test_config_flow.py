@@ -115,6 +115,16 @@ async def test_user_flow_creates_entry(
         ({"project": "not a project!"}, {"project": "invalid_project"}),
         (_endpoints("ftp://127.0.0.1", "http://127.0.0.1"), {"api_url": "invalid_url"}),
         (_endpoints("http://127.0.0.1", "nowhere"), {"websocket_url": "invalid_url"}),
+        # Credentials belong in the client fields, not in an address.
+        (
+            _endpoints("http://sim-client:sim-secret@127.0.0.1", "http://127.0.0.1"),
+            {"api_url": "url_has_credentials"},
+        ),
+        (
+            _endpoints("http://127.0.0.1", "wss://127.0.0.1/?access_token=eyJhbGciOi"),
+            {"websocket_url": "url_has_credentials"},
+        ),
+        (_endpoints("http://127.0.0.1/?apiKey=1", None), {"api_url": "url_has_credentials"}),
     ],
 )
 async def test_user_flow_errors_then_recovers(
@@ -279,6 +289,20 @@ async def test_reconfigure_of_another_project_gets_default_endpoints(
         result["flow_id"], {**GOOD, "project": "invalid-"}
     )
     assert result["errors"] == {"project": "invalid_project"}
+
+
+async def test_reconfigure_refuses_credentials_in_an_endpoint(
+    hass: HomeAssistant, init_integration: MockConfigEntry, base_url: str
+) -> None:
+    websocket_url = init_integration.data["websocket_url"]
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {**GOOD, **_endpoints(base_url, f"{base_url}/?project=demo&access_token=secret")},
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"websocket_url": "url_has_credentials"}
+    assert init_integration.data["websocket_url"] == websocket_url
 
 
 async def test_reconfigure_form_error(

@@ -9,6 +9,11 @@ import pytest
 
 from custom_components.iot_bridge.api.instathings_events import DataRecord, InstathingsDevice
 from custom_components.iot_bridge.instathings.model import (
+    MAX_IDS_AT_TS,
+    MAX_KEY_LENGTH,
+    MAX_KEYS_PER_DEVICE,
+    NOT_APPLIED,
+    Applied,
     InstathingsDeviceState,
     ValueKind,
     firmware,
@@ -39,6 +44,9 @@ def blank_device(device_id: str = "x", **fields: Any) -> InstathingsDevice:
         ("color", {"x": 1}, None),
         ("relays", [], None),
         ("nothing", None, None),
+        ("", 1, None),
+        ("x" * MAX_KEY_LENGTH, 1, ValueKind.NUMBER),
+        ("x" * (MAX_KEY_LENGTH + 1), 1, None),
     ],
 )
 def test_kind_of(key: str, value: Any, kind: ValueKind | None) -> None:
@@ -53,14 +61,46 @@ def test_firmware() -> None:
 
 def test_records_older_or_seen_are_dropped() -> None:
     state = InstathingsDeviceState(blank_device("d"))
-    assert state.apply(DataRecord("d", 10, {"v": 1}, "a")) == (True, True)
-    assert state.apply(DataRecord("d", 10, {"v": 1}, "a")) == (False, False)  # same record
-    assert state.apply(DataRecord("d", 10, {"v": 2}, None)) == (False, False)  # no id to tell
-    assert state.apply(DataRecord("d", 10, {"v": 3}, "b")) == (True, False)  # same ms, new record
-    assert state.apply(DataRecord("d", 9, {"v": 0}, "c")) == (False, False)  # older
+    assert state.apply(DataRecord("d", 10, {"v": 1}, "a")) == Applied(True, new_kinds=True)
+    assert state.apply(DataRecord("d", 10, {"v": 1}, "a")) == NOT_APPLIED  # same record
+    assert state.apply(DataRecord("d", 10, {"v": 2}, None)) == NOT_APPLIED  # no id to tell
+    assert state.apply(DataRecord("d", 10, {"v": 3}, "b")) == Applied(True)  # same ms, new record
+    assert state.apply(DataRecord("d", 9, {"v": 0}, "c")) == NOT_APPLIED  # older
     assert state.values == {"v": 3}
-    assert state.apply(DataRecord("d", 11, {"w": 1}, None)) == (True, True)
+    assert state.apply(DataRecord("d", 11, {"w": 1}, None)) == Applied(True, new_kinds=True)
     assert state.values == {"v": 3, "w": 1}  # records merge
+
+
+def test_new_keys_stop_at_the_device_cap() -> None:
+    state = InstathingsDeviceState(blank_device("d"))
+    flood = {f"k{index}": index for index in range(10_000)}
+    result = state.apply(DataRecord("d", 1, {"temperature": 20.0, **flood}))
+    assert result == Applied(True, new_kinds=True, refused=10_001 - MAX_KEYS_PER_DEVICE)
+    assert len(state.values) == len(state.kinds) == MAX_KEYS_PER_DEVICE
+    assert state.key_room == 0
+    # Known keys keep updating; new ones are refused, however often they come.
+    result = state.apply(DataRecord("d", 2, {"temperature": 21.0, "state": "ON", "k0": 5}))
+    assert result == Applied(True, refused=1)
+    assert state.values["temperature"] == 21.0
+    assert state.values["k0"] == 5
+    assert "state" not in state.values
+    assert state.state_reports == 0
+
+
+def test_the_caller_may_allow_fewer_new_keys() -> None:
+    state = InstathingsDeviceState(blank_device("d"))
+    assert state.apply(DataRecord("d", 1, {"a": 1, "b": 2, "c": 3}), room=2).refused == 1
+    assert state.values == {"a": 1, "b": 2}
+    assert state.apply(DataRecord("d", 2, {"a": 4, "d": 5}), room=-3) == Applied(True, refused=1)
+    assert state.values == {"a": 4, "b": 2}
+
+
+def test_record_ids_at_one_timestamp_are_bounded() -> None:
+    state = InstathingsDeviceState(blank_device("d"))
+    for index in range(MAX_IDS_AT_TS * 3):
+        assert state.apply(DataRecord("d", 5, {"v": index}, f"id{index}")).applied
+    assert len(state.ids_at_last_ts) == MAX_IDS_AT_TS
+    assert state.values == {"v": MAX_IDS_AT_TS * 3 - 1}
 
 
 def test_a_key_keeps_its_first_kind() -> None:

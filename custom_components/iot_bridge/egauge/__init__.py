@@ -13,7 +13,7 @@ from ..api.egauge import EgaugeClient, normalize_url
 from ..api.errors import ApiError
 from ..compat import vol
 from ..descriptions import IotBridgeEntityDescription
-from ..errors import FlowError, flow_error_for, setup_error_for
+from ..errors import FlowError, flow_error_for, refuse_credentials_in_url, setup_error_for
 from ..vendor import SECRET_SELECTOR, EntryDraft, Vendor, VendorConfigEntry
 from .coordinator import METER, EgaugeCoordinator
 from .entities import meter_sensor_descriptions
@@ -60,8 +60,10 @@ class EgaugeVendor(Vendor[EgaugeCoordinator]):
         current: Mapping[str, Any] | None,
     ) -> EntryDraft:
         """Log in, read the meter's identity and one reading."""
+        text = user_input[CONF_URL].strip()
+        refuse_credentials_in_url(text, CONF_URL)
         try:
-            url = normalize_url(user_input[CONF_URL])
+            url = normalize_url(text)
         except ValueError as err:
             raise FlowError("invalid_url", CONF_URL) from err
         data = {

@@ -13,10 +13,12 @@ from homeassistant.helpers.storage import Store
 
 from ..api.egauge import EgaugeClient, EgaugeIdentity, EgaugeReading
 from ..api.errors import ApiError
+from ..api.log_once import LogOnce
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
-from ..storage import entry_store_key
-from .model import EnergyLedger, MeterState
+from ..limits import async_clear_limit, async_report_limit
+from ..storage import async_load_state, entry_store_key
+from .model import EnergyLedger, MeterState, RegisterLimit
 
 POLL_INTERVAL = timedelta(seconds=30)
 METER = "meter"
@@ -49,14 +51,28 @@ class EgaugeCoordinator(IotBridgeCoordinator[MeterState]):
         self._store: Store[dict[str, Any]] = Store(
             hass, STORE_VERSION, entry_store_key("egauge_energy", entry.entry_id)
         )
+        self._register_limit = RegisterLimit()
+        # None until the first poll, which also clears a notice left by an earlier run.
+        self._refused_registers: int | None = None
         self._register_types: dict[str, str] = {}
-        self._warned_missing: set[str] = set()
+        self._log_once = LogOnce(LOGGER)
 
     async def _async_setup(self) -> None:
-        self.energy = EnergyLedger.from_dict(await self._store.async_load())
+        self.energy = await async_load_state(self._store, self._restore_ledger, EnergyLedger)
+        self._register_limit = RegisterLimit(admitted=set(self.energy.registers))
+
+    def _restore_ledger(self, data: Any) -> EnergyLedger:
+        ledger, dropped = EnergyLedger.restore(data)
+        if dropped:
+            LOGGER.warning(
+                "eGauge %s: ignoring %d stored energy totals that cannot be used",
+                self.identity.serial,
+                dropped,
+            )
+        return ledger
 
     async def _async_fetch(self) -> MeterState:
-        reading = await self.client.get_readings()
+        reading = self._admit(await self.client.get_readings())
         history_changed, history_bidirectional = await self._book_gap(reading)
         changed, new_bidirectional = self.energy.update(reading)
         changed |= history_changed
@@ -71,13 +87,27 @@ class EgaugeCoordinator(IotBridgeCoordinator[MeterState]):
         self._warn_missing_values(reading)
         return MeterState(reading=reading, energy=self.energy)
 
+    def _admit(self, reading: EgaugeReading) -> EgaugeReading:
+        """Leave out registers past MAX_REGISTERS; tell the user while there are any."""
+        admitted = self._register_limit.admit(reading)
+        refused = self._register_limit.refused
+        if refused != self._refused_registers:
+            self._refused_registers = refused
+            if refused:
+                limit = self._register_limit.limit
+                async_report_limit(self.hass, self.config_entry, "registers", limit, refused)
+            else:
+                async_clear_limit(self.hass, self.config_entry, "registers")
+        return admitted
+
     async def _book_gap(self, reading: EgaugeReading) -> tuple[bool, bool]:
         """Book the meter's history since the last booked reading, when there is a gap.
 
         Without it a gap would be booked as one net change, and energy exported
         and imported inside it would cancel out.
         """
-        since = self.energy.last_booked()
+        bookable = self.energy.bookable(reading)
+        since = self.energy.last_booked(bookable)
         now = reading.timestamp
         if since is None or now is None or now - since <= HISTORY_GAP:
             return False, False
@@ -93,7 +123,7 @@ class EgaugeCoordinator(IotBridgeCoordinator[MeterState]):
                 err,
             )
             return False, False
-        return self.energy.book_history(rows)
+        return self.energy.book_history(rows, bookable)
 
     def _log_register_changes(self, register_types: dict[str, str]) -> None:
         if not self._register_types:
@@ -113,12 +143,13 @@ class EgaugeCoordinator(IotBridgeCoordinator[MeterState]):
 
     def _warn_missing_values(self, reading: EgaugeReading) -> None:
         for name, register in reading.registers.items():
-            if register.rate is None and name not in self._warned_missing:
-                self._warned_missing.add(name)
-                LOGGER.warning(
+            if register.rate is None:
+                self._log_once.warning(
                     "eGauge %s: register %s came without a usable value",
                     self.identity.serial,
                     name,
+                    kind="no_value",
+                    key=name,
                 )
 
     async def async_shutdown(self) -> None:

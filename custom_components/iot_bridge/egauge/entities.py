@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+import math
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
@@ -29,9 +30,7 @@ from homeassistant.util import dt as dt_util
 from ..api.egauge import REGISTER_TYPES, EgaugeRegister
 from ..compat import CONCENTRATION_PPM
 from ..descriptions import IotBridgeSensorEntityDescription, SensorValue
-from .model import MeterState
-
-POWER_TYPE = "P"
+from .model import POWER_TYPE, MeterState, net_energy_kwh
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +106,9 @@ def rate_description(name: str, type_code: str) -> IotBridgeSensorEntityDescript
         register = _register(state, name, type_code)
         if register is None or register.rate is None:
             return None
-        return register.rate * spec.scale
+        rate = register.rate * spec.scale
+        # Home Assistant refuses an infinite state; a rate that large is no reading.
+        return rate if math.isfinite(rate) else None
 
     return IotBridgeSensorEntityDescription[MeterState](
         key=f"rate_{type_code}_{name}",
@@ -126,9 +127,7 @@ def rate_description(name: str, type_code: str) -> IotBridgeSensorEntityDescript
 def _net_energy(name: str) -> IotBridgeSensorEntityDescription[MeterState]:
     def value(state: MeterState) -> SensorValue:
         register = _register(state, name, POWER_TYPE)
-        if register is None or (cumulative := register.cumulative()) is None:
-            return None
-        return cumulative / 3_600_000
+        return None if register is None else net_energy_kwh(register)
 
     return IotBridgeSensorEntityDescription[MeterState](
         key=f"energy_{name}",

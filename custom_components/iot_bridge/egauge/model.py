@@ -13,12 +13,37 @@ cannot be seen).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+import math
+from typing import Any, Final
 
-from ..api.egauge import EgaugeReading
+from ..api.egauge import EgaugeReading, EgaugeRegister
+from ..api.timestamps import InvalidTimestampError, check_epoch
 
 WATT_SECONDS_PER_KWH = 3_600_000.0
+POWER_TYPE: Final = "P"
+# The meter keeps its counters as 64-bit integers. A number beyond that is no
+# counter (a firmware bug, a hostile device, a hand-edited file) and, booked,
+# would overflow the float totals it is added to.
+COUNTER_LIMIT: Final = 2**63
+# A meter has a few dozen physical registers plus virtual ones (the benchmark
+# meter has 64), and each register makes up to four sensors. 300 is beyond any
+# real configuration and still keeps a meter that invents register names to
+# about 1,200 entities.
+MAX_REGISTERS: Final = 300
+
+
+def is_counter(value: int | None) -> bool:
+    """Whether ``value`` can be a register's raw counter."""
+    return value is not None and -COUNTER_LIMIT < value < COUNTER_LIMIT
+
+
+def net_energy_kwh(register: EgaugeRegister) -> float | None:
+    """A power register's own (net) counter in kWh; None without a believable counter."""
+    if not is_counter(register.counter) or (cumulative := register.cumulative()) is None:
+        return None
+    return cumulative / WATT_SECONDS_PER_KWH
 
 
 @dataclass(slots=True)
@@ -43,7 +68,7 @@ class RegisterLedger:
                 self.exported -= delta
             changed = True
         self.counter = counter
-        if timestamp is not None:
+        if timestamp is not None and math.isfinite(timestamp):
             self.timestamp = timestamp
         running_backwards = delta < 0 or (rate is not None and rate < 0)
         if running_backwards and not self.bidirectional:
@@ -58,39 +83,73 @@ class EnergyLedger:
 
     registers: dict[str, RegisterLedger] = field(default_factory=dict)
 
-    def update(self, reading: EgaugeReading, power_type: str = "P") -> tuple[bool, bool]:
+    def update(self, reading: EgaugeReading, power_type: str = POWER_TYPE) -> tuple[bool, bool]:
         """Book one reading; return (changed, a register became bidirectional)."""
         changed = False
         new_bidirectional = False
         for name, register in reading.registers.items():
-            if register.type_code != power_type or register.counter is None:
+            counter = register.counter
+            if register.type_code != power_type or counter is None or not is_counter(counter):
                 continue
             ledger = self.registers.get(name)
             if ledger is None:
-                ledger = self.registers[name] = RegisterLedger(counter=register.counter)
+                ledger = self.registers[name] = RegisterLedger(counter=counter)
                 changed = True
-            booked, became = ledger.book(register.counter, register.rate, reading.timestamp)
+            booked, became = ledger.book(counter, register.rate, reading.timestamp)
             changed |= booked
             new_bidirectional |= became
         return changed, new_bidirectional
 
-    def book_history(self, rows: list[tuple[float, dict[str, int]]]) -> tuple[bool, bool]:
-        """Book history rows (oldest first) newer than what each register last booked."""
+    def bookable(self, reading: EgaugeReading, power_type: str = POWER_TYPE) -> frozenset[str]:
+        """The ledger's registers that ``reading`` carries as power registers with a counter.
+
+        Only these can be booked from the meter's history: a register that vanished,
+        lost its counter or changed type has no rows to book.
+        """
+        return frozenset(
+            name
+            for name, register in reading.registers.items()
+            if name in self.registers
+            and register.type_code == power_type
+            and is_counter(register.counter)
+        )
+
+    def book_history(
+        self, rows: list[tuple[float, dict[str, int]]], names: Collection[str] | None = None
+    ) -> tuple[bool, bool]:
+        """Book history rows (oldest first) newer than what each register last booked.
+
+        ``names`` limits booking to those registers (see ``bookable``).
+        """
         changed = False
         new_bidirectional = False
         for timestamp, counters in rows:
+            if not math.isfinite(timestamp):
+                continue
             for name, ledger in self.registers.items():
+                if names is not None and name not in names:
+                    continue
                 counter = counters.get(name)
-                if counter is None or ledger.timestamp is None or timestamp <= ledger.timestamp:
+                if counter is None or not is_counter(counter):
+                    continue
+                if ledger.timestamp is None or timestamp <= ledger.timestamp:
                     continue
                 booked, became = ledger.book(counter, None, timestamp)
                 changed |= booked
                 new_bidirectional |= became
         return changed, new_bidirectional
 
-    def last_booked(self) -> float | None:
-        """The oldest meter time up to which every register is booked."""
-        times = [ledger.timestamp for ledger in self.registers.values() if ledger.timestamp]
+    def last_booked(self, names: Collection[str] | None = None) -> float | None:
+        """The oldest meter time up to which every register (of ``names``) is booked.
+
+        Pass ``bookable(reading)``: a register the meter no longer reports would
+        otherwise hold this time back for good, and every poll would ask for history.
+        """
+        times = [
+            ledger.timestamp
+            for name, ledger in self.registers.items()
+            if ledger.timestamp and (names is None or name in names)
+        ]
         return min(times) if times else None
 
     def import_kwh(self, name: str) -> float | None:
@@ -123,26 +182,109 @@ class EnergyLedger:
 
     @classmethod
     def from_dict(cls, data: Any) -> EnergyLedger:
-        """Restore from the Store, skipping anything malformed."""
+        """Restore from the Store, skipping anything malformed (see ``restore``)."""
+        return cls.restore(data)[0]
+
+    @classmethod
+    def restore(cls, data: Any) -> tuple[EnergyLedger, int]:
+        """Restore from the Store; return the ledger and how many stored registers were dropped.
+
+        The file may come from another version or a hand edit: each register is
+        taken only if every total is a number this ledger can keep adding to, and
+        at most MAX_REGISTERS of them. No stored data (None) is an empty ledger;
+        data that is not a mapping at all raises TypeError.
+        """
         ledger = cls()
+        if data is None:
+            return ledger, 0
         if not isinstance(data, dict):
-            return ledger
+            raise TypeError(f"stored energy ledger is a {type(data).__name__}, not a mapping")
+        dropped = 0
         for name, item in data.items():
-            try:
-                ledger.registers[str(name)] = RegisterLedger(
-                    counter=int(item["counter"]),
-                    imported=float(item["imported"]),
-                    exported=float(item["exported"]),
-                    bidirectional=bool(item["bidirectional"]),
-                    timestamp=_optional_float(item.get("timestamp")),
-                )
-            except (KeyError, TypeError, ValueError):
+            restored = _restore_register(item)
+            if restored is None or len(ledger.registers) >= MAX_REGISTERS:
+                dropped += 1
                 continue
-        return ledger
+            ledger.registers[str(name)] = restored
+        return ledger, dropped
 
 
-def _optional_float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _restore_register(item: Any) -> RegisterLedger | None:
+    if not isinstance(item, dict):
+        return None
+    counter = item.get("counter")
+    imported, exported = _total(item.get("imported")), _total(item.get("exported"))
+    bidirectional = item.get("bidirectional")
+    if (
+        not isinstance(counter, int)
+        or isinstance(counter, bool)
+        or not is_counter(counter)
+        or imported is None
+        or exported is None
+        or not isinstance(bidirectional, bool)
+    ):
+        return None
+    return RegisterLedger(
+        counter=counter,
+        imported=imported,
+        exported=exported,
+        bidirectional=bidirectional,
+        timestamp=_meter_time(item.get("timestamp")),
+    )
+
+
+def _total(value: Any) -> float | None:
+    """A stored total: a finite, non-negative number of watt-seconds."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        total = float(value)
+    except OverflowError:  # an int beyond any float
+        return None
+    return total if math.isfinite(total) and total >= 0 else None
+
+
+def _meter_time(value: Any) -> float | None:
+    """A stored meter time; None (not known) unless it is a believable Unix time."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(check_epoch(value))
+    except (InvalidTimestampError, OverflowError):
+        return None
+
+
+@dataclass(slots=True)
+class RegisterLimit:
+    """Which registers may have entities: known ones, then new ones while there is room.
+
+    A register once admitted stays admitted while the entry runs, even when the
+    meter stops reporting it, so a meter that keeps renaming its registers cannot
+    create entities without end. Registers the ledger already holds come first:
+    they have totals (and perhaps entities) to keep.
+    """
+
+    admitted: set[str] = field(default_factory=set)
+    # Read when created, not when this module is loaded (tests scale it down).
+    limit: int = field(default_factory=lambda: MAX_REGISTERS)
+    # New registers the last reading had past the limit.
+    refused: int = 0
+
+    def admit(self, reading: EgaugeReading) -> EgaugeReading:
+        """``reading`` without the registers past the limit."""
+        registers: dict[str, EgaugeRegister] = {}
+        refused = 0
+        for name, register in reading.registers.items():
+            if name not in self.admitted:
+                if len(self.admitted) >= self.limit:
+                    refused += 1
+                    continue
+                self.admitted.add(name)
+            registers[name] = register
+        self.refused = refused
+        if not refused:
+            return reading
+        return EgaugeReading(timestamp=reading.timestamp, registers=registers)
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from ..api.enapter import DEFAULT_CLOUD_URL, EnapterClient, EnapterSite, normali
 from ..api.errors import ApiError
 from ..compat import vol
 from ..descriptions import IotBridgeEntityDescription
-from ..errors import FlowError, flow_error_for
+from ..errors import FlowError, flow_error_for, refuse_credentials_in_url
 from ..vendor import SECRET_SELECTOR, EntryDraft, FollowUp, Vendor, VendorConfigEntry
 from .coordinator import MAX_URL_LENGTH, EnapterCoordinator
 from .entities import entity_descriptions
@@ -71,8 +71,10 @@ class EnapterVendor(Vendor[EnapterCoordinator]):
         current: Mapping[str, Any] | None,
     ) -> EntryDraft | FollowUp:
         """Check the token by listing its sites; ask which one when there are several."""
+        text = (user_input.get(CONF_URL) or "").strip() or DEFAULT_CLOUD_URL
+        refuse_credentials_in_url(text, CONF_URL)
         try:
-            url = normalize_url(user_input.get(CONF_URL) or DEFAULT_CLOUD_URL)
+            url = normalize_url(text)
         except ValueError as err:
             raise FlowError("invalid_url", CONF_URL) from err
         data = {

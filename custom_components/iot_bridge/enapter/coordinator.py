@@ -16,9 +16,11 @@ from ..compat import via_device
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
 from ..errors import command_errors
+from ..limits import async_clear_limit, async_report_limit
 from ..vendor import VendorConfigEntry
 from .model import (
     EnapterDeviceState,
+    Refusal,
     SiteDevices,
     SiteState,
     contradicts_connectivity,
@@ -40,9 +42,12 @@ RELEVANCE_INTERVAL = 300
 MAX_URL_LENGTH = 8000
 
 
+IDENTIFIER_PREFIX = "enapter_"
+
+
 def device_identifier(device_id: str) -> tuple[str, str]:
     """The device registry identifier of an Enapter device."""
-    return (DOMAIN, f"enapter_{device_id}")
+    return (DOMAIN, f"{IDENTIFIER_PREFIX}{device_id}")
 
 
 class EnapterCoordinator(IotBridgeCoordinator[SiteState]):
@@ -66,6 +71,9 @@ class EnapterCoordinator(IotBridgeCoordinator[SiteState]):
         self._listed_at: datetime | None = None
         self._list_early = False
         self._log_once = LogOnce(LOGGER)
+        # What each limit refused at the last listing; none yet this run, so the
+        # first listing also clears a notice an earlier run left.
+        self._refused: dict[str, int] = {}
 
     @property
     def request_map(self) -> dict[str, list[str]]:
@@ -98,7 +106,9 @@ class EnapterCoordinator(IotBridgeCoordinator[SiteState]):
         self._listed_at = now
         self._list_early = False
         first = not self.devices
-        change = self.devices.update(listed)
+        change = self.devices.update(listed, self._registered_device_ids())
+        for refusal in self.devices.refusals:
+            self._report_refusal(refusal)
         if not first:
             for device in change.added:
                 LOGGER.info("Enapter: new device %s (%s)", device.name, device.id)
@@ -111,6 +121,28 @@ class EnapterCoordinator(IotBridgeCoordinator[SiteState]):
         self._register_devices()
         if change.new_entities:
             self.mark_catalog_changed()
+
+    def _registered_device_ids(self) -> set[str]:
+        """The Enapter ids of the entry's devices in the registry (listed or not)."""
+        registry = dr.async_get(self.hass)
+        return {
+            identifier.removeprefix(IDENTIFIER_PREFIX)
+            for device in dr.async_entries_for_config_entry(registry, self.config_entry.entry_id)
+            for domain, identifier in device.identifiers
+            if domain == DOMAIN and identifier.startswith(IDENTIFIER_PREFIX)
+        }
+
+    def _report_refusal(self, refusal: Refusal) -> None:
+        """Tell the user what a limit refused; drop the notice once nothing is."""
+        if self._refused.get(refusal.what) == refusal.count:
+            return
+        self._refused[refusal.what] = refusal.count
+        if refusal.count:
+            async_report_limit(
+                self.hass, self.config_entry, refusal.what, refusal.limit, refusal.count
+            )
+        else:
+            async_clear_limit(self.hass, self.config_entry, refusal.what)
 
     def _register_devices(self) -> None:
         """Put every device in the registry, gateways first so others can link to them."""
@@ -125,10 +157,10 @@ class EnapterCoordinator(IotBridgeCoordinator[SiteState]):
     ) -> None:
         for attribute, spec, value in invalid_values(device, points):
             self._log_once.warning(
-                "Enapter device %s: %s reported %r, which its manifest (%s%s) does not allow",
+                "Enapter device %s: %s reported %s, which its manifest (%s%s) does not allow",
                 device.name,
                 attribute,
-                value,
+                _excerpt(value),
                 spec.type,
                 f", one of {list(spec.enum)}" if spec.enum else "",
                 kind="invalid_value",
@@ -240,3 +272,14 @@ class EnapterCoordinator(IotBridgeCoordinator[SiteState]):
                 for device in self.devices.values()
             ],
         }
+
+
+def _excerpt(value: Any) -> str:
+    """A value for the log: a device may send megabytes where a number belongs."""
+    if isinstance(value, str) and len(value) > 80:
+        value = value[:80]
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to write out
+        return f"a {type(value).__name__} too long to show"
+    return text if len(text) <= 80 else f"{text[:77]}..."

@@ -10,14 +10,26 @@ enable_x/disable_x, x_on/x_off, open/close); the other commands are buttons.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from itertools import islice
+import math
+from typing import Any, Final
 
 from ..api.enapter import EnapterDevice, Manifest, TelemetryPoint, TelemetrySpec
 
 # Home Assistant keeps at most 255 characters of a state.
 MAX_STATE_LENGTH = 255
+# What a site's answers may create. A site is one installation: tens of devices
+# (the benchmark site has 20). The largest blueprints (electrolysers, battery
+# management systems with per-cell values) declare around a hundred telemetry
+# attributes and a few dozen commands. The limits leave room for all of that and
+# keep a server that invents devices or manifest entries from flooding Home
+# Assistant with entities and every poll with requests. Past them the extra items
+# are ignored; whatever already exists stays.
+MAX_DEVICES: Final = 100
+MAX_TELEMETRY: Final = 200
+MAX_COMMANDS: Final = 50
 # Lua devices run on the site's gateway.
 ON_GATEWAY_TYPES = frozenset({"LUA", "VIRTUAL_UCM"})
 
@@ -43,20 +55,32 @@ def typed_value(spec: TelemetrySpec, point: TelemetryPoint) -> TelemetryValue:
     if spec.type in ("float", "integer"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
-        return value
+        # Home Assistant refuses NaN and infinity (JSON parsers accept both) and
+        # ints beyond any float as a number's state.
+        return value if _is_finite(value) else None
     if isinstance(value, str):
         return value[:MAX_STATE_LENGTH]
     return None
+
+
+def _is_finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float (10**400)
+        return False
 
 
 def _enum_text(value: Any) -> str | None:
     # Numeric enums are options as text ("1"); a reported 1.0 still means "1".
     if isinstance(value, bool):
         return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (str, int, float)):
-        return str(value)
+    try:
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        if isinstance(value, (str, int, float)):
+            return str(value)
+    except ValueError:  # an int too long to write out (over 4,300 digits)
+        return None
     return None
 
 
@@ -283,16 +307,29 @@ def command_pairs(manifest: Manifest) -> list[CommandPair]:
 class DevicePlan:
     """What a device's manifest calls for: its telemetry, switches and buttons."""
 
+    # The manifest within the limits: at most MAX_TELEMETRY attributes and MAX_COMMANDS commands.
     manifest: Manifest = field(default_factory=Manifest)
     switches: tuple[CommandPair, ...] = ()
     # Commands that are neither half of a pair nor need arguments.
     buttons: tuple[str, ...] = ()
+    # What the manifest declared past the limits (ignored).
+    refused_telemetry: int = 0
+    refused_commands: int = 0
 
     @classmethod
     def of(cls, manifest: Manifest | None) -> DevicePlan:
         """Plan a device from its manifest; a device without one gets no entities."""
         if manifest is None:
             return cls()
+        refused_telemetry = max(0, len(manifest.telemetry) - MAX_TELEMETRY)
+        refused_commands = max(0, len(manifest.commands) - MAX_COMMANDS)
+        if refused_telemetry or refused_commands:
+            # The first ones, in the manifest's order: the same ones on every listing.
+            manifest = replace(
+                manifest,
+                telemetry=dict(islice(manifest.telemetry.items(), MAX_TELEMETRY)),
+                commands=dict(islice(manifest.commands.items(), MAX_COMMANDS)),
+            )
         pairs = tuple(command_pairs(manifest))
         paired = {name for pair in pairs for name in (pair.on, pair.off)}
         buttons = tuple(
@@ -300,10 +337,19 @@ class DevicePlan:
             for name, spec in manifest.commands.items()
             if name not in paired and not spec.required_arguments
         )
-        return cls(manifest, pairs, buttons)
+        return cls(manifest, pairs, buttons, refused_telemetry, refused_commands)
 
 
 # --- the site ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """How many new ``what`` (devices, commands...) a limit of ``limit`` left out."""
+
+    what: str
+    limit: int
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +360,8 @@ class DeviceListChange:
     gone: tuple[EnapterDevice, ...]
     # Devices listed before and now whose manifest changed.
     new_manifest: tuple[EnapterDevice, ...]
+    # New devices ignored because the site reached MAX_DEVICES.
+    refused: int = 0
 
     @property
     def new_entities(self) -> bool:
@@ -332,6 +380,7 @@ class SiteDevices(Mapping[str, EnapterDevice]):
         # Shared with every poll's EnapterDeviceState, so a command shows at once.
         self._pending: dict[str, dict[str, bool]] = {}
         self._assumed: dict[str, dict[str, bool]] = {}
+        self._refusals: tuple[Refusal, ...] = ()
 
     def __getitem__(self, device_id: str) -> EnapterDevice:
         return self._devices[device_id]
@@ -352,10 +401,31 @@ class SiteDevices(Mapping[str, EnapterDevice]):
         """Device id -> the telemetry attributes every poll reads."""
         return self._request_map
 
-    def update(self, listed: Iterable[EnapterDevice]) -> DeviceListChange:
-        """Take a new device list; plan devices whose manifest is new."""
-        devices = {device.id: device for device in listed}
+    @property
+    def refusals(self) -> tuple[Refusal, ...]:
+        """What each limit left out of the last device list (counts may be 0)."""
+        return self._refusals
+
+    def update(
+        self, listed: Iterable[EnapterDevice], existing: Collection[str] = ()
+    ) -> DeviceListChange:
+        """Take a new device list; plan devices whose manifest is new.
+
+        ``existing`` are the ids of the entry's devices Home Assistant already
+        has, listed or not: they are always kept and count against MAX_DEVICES,
+        which new devices may only fill up.
+        """
         before = self._devices
+        occupied = {*existing, *before}
+        devices: dict[str, EnapterDevice] = {}
+        refused: set[str] = set()
+        for device in listed:
+            if device.id not in occupied:
+                if len(occupied) >= MAX_DEVICES:
+                    refused.add(device.id)
+                    continue
+                occupied.add(device.id)
+            devices.setdefault(device.id, device)
         change = DeviceListChange(
             added=tuple(device for key, device in devices.items() if key not in before),
             gone=tuple(device for key, device in before.items() if key not in devices),
@@ -364,6 +434,7 @@ class SiteDevices(Mapping[str, EnapterDevice]):
                 for key, device in devices.items()
                 if key in before and before[key].manifest != device.manifest
             ),
+            refused=len(refused),
         )
         replanned = {device.id for device in (*change.added, *change.new_manifest)}
         self._plans = {
@@ -372,10 +443,16 @@ class SiteDevices(Mapping[str, EnapterDevice]):
         }
         self._devices = devices
         self._request_map = {
-            key: list(device.manifest.telemetry)
-            for key, device in devices.items()
-            if device.manifest is not None and device.manifest.telemetry
+            key: list(plan.manifest.telemetry)
+            for key, plan in self._plans.items()
+            if plan.manifest.telemetry
         }
+        plans = self._plans.values()
+        self._refusals = (
+            Refusal("devices", MAX_DEVICES, len(refused)),
+            Refusal("telemetry attributes", MAX_TELEMETRY, sum(p.refused_telemetry for p in plans)),
+            Refusal("commands", MAX_COMMANDS, sum(p.refused_commands for p in plans)),
+        )
         return change
 
     def gateway_for(self, device: EnapterDevice) -> str | None:

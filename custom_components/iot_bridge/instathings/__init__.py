@@ -26,7 +26,7 @@ from ..api.instathings import (
 )
 from ..compat import vol
 from ..descriptions import IotBridgeEntityDescription
-from ..errors import FlowError, flow_error_for
+from ..errors import FlowError, flow_error_for, refuse_credentials_in_url
 from ..vendor import SECRET_SELECTOR, EntryDraft, Vendor, VendorConfigEntry
 from .coordinator import InstathingsCoordinator
 from .entities import project_entity_descriptions
@@ -60,10 +60,15 @@ def _endpoint(
     kept: str | None,
     default: str,
 ) -> str:
-    """An endpoint override from the form; else the entry's own, else the documented default."""
+    """An endpoint override from the form; else the entry's own, else the documented default.
+
+    Credentials (``user:password@``, ``?access_token=``) belong in the client fields:
+    in an address they would be stored and shown as plain text.
+    """
     text = str(user_input.get(key) or "").strip()
     if not text:
         return kept or default
+    refuse_credentials_in_url(text, key)
     try:
         return normalize(text)
     except ValueError as err:

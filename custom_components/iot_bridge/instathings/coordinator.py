@@ -10,13 +10,20 @@ catch-up syncs: the device list (pairings missed while away) and every record
 newer than the last one seen per device (``start=``). Messages that arrive
 meanwhile wait in the socket's buffer; records seen twice (catch-up and live)
 are dropped by timestamp and record id. So a drop loses nothing.
+
+What the project's data may create is capped (``model.MAX_DEVICES``,
+``MAX_KEYS_PER_DEVICE``, ``MAX_KEYS_PER_PROJECT``): past a cap the extra devices or
+keys are ignored, with one warning and a repair issue (``..limits``) that goes away
+once deleting devices made room again. One event or record that trips a bug is
+skipped (logged once with its traceback); it never costs the connection, and a
+record kept in the cloud's history cannot fail every catch-up.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, Iterable
+from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
@@ -40,13 +47,26 @@ from ..api.log_once import LogOnce
 from ..compat import device_by_identifier, via_device
 from ..const import DOMAIN, LOGGER
 from ..errors import command_errors
+from ..limits import async_clear_limit, async_report_limit
 from ..stream import OnOpen, StreamCoordinator
 from ..vendor import VendorConfigEntry
-from .model import STATE_KEY, InstathingsDeviceState, firmware, link_children
+from .model import (
+    MAX_DEVICES,
+    MAX_KEYS_PER_DEVICE,
+    MAX_KEYS_PER_PROJECT,
+    STATE_KEY,
+    InstathingsDeviceState,
+    firmware,
+    link_children,
+)
 
 # Catch-up requests in flight at once (one per device).
 CATCH_UP_CONCURRENCY = 4
 IDENTIFIER_PREFIX = "instathings_"
+# What the repair issue names when a cap refused something ("too many new ...").
+LIMIT_DEVICES: Final = "devices"
+LIMIT_KEYS: Final = "data keys"
+LIMIT_DEVICE_KEYS: Final = "data keys of one device"
 
 type Devices = dict[str, InstathingsDeviceState]
 
@@ -68,6 +88,10 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
         self._device_types_asked: set[str] = set()
         self._log_once = LogOnce(LOGGER)
         self._loaded = False
+        # Limits reported and not cleared since; devices that refused keys.
+        self._limits_reported: set[str] = set()
+        self._full_devices: set[str] = set()
+        self._bug_logged = False
 
     # --- REST: first load and catch-up ----------------------------------------
 
@@ -84,7 +108,7 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
 
     async def _async_sync(self, *, initial: bool) -> None:
         """Read the device list and every record not seen yet."""
-        devices = await self.client.list_devices()
+        devices = self._admit(await self.client.list_devices())
         await self._async_load_device_types(devices)
         self._reconcile(devices, initial=initial)
         semaphore = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
@@ -98,7 +122,10 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
                     records = await self.client.data_since(key, state.catch_up_start)
             # Oldest first, each written as a state of its own: nothing is skipped.
             for record in records:
-                self._apply(state, record)
+                try:
+                    self._apply(state, record)
+                except Exception:  # noqa: BLE001 - one record must not fail every catch-up
+                    self._log_bug(f"record of {key}")
             if records and not initial:
                 self.stream_stats["caught_up_records"] += len(records)
                 LOGGER.debug("Caught up %d record(s) of %s", len(records), key)
@@ -109,17 +136,41 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
 
     async def _async_load_device_types(self, devices: list[InstathingsDevice]) -> None:
         """Fetch device types (manufacturer, model) once for type ids not asked about yet."""
-        wanted = {d.type_id for d in devices if d.type_id} - self._device_types_asked
+        listed = {d.type_id for d in devices if d.type_id}
+        wanted = listed - self._device_types_asked
         if not wanted:
             return
-        self._device_types_asked |= wanted
+        # Only the types of the devices we keep: the sets follow the device list.
+        self._device_types_asked = (self._device_types_asked & listed) | wanted
         try:
             device_types = await self.client.list_types()
         except ApiError as err:
             # Only names of manufacturer and model depend on it.
             LOGGER.debug("Could not read Instathings device types: %s", err)
             return
-        self.device_types.update((item.id, item) for item in device_types)
+        self.device_types.update((item.id, item) for item in device_types if item.id in wanted)
+
+    @callback
+    def _admit(self, devices: Iterable[InstathingsDevice]) -> list[InstathingsDevice]:
+        """The listed devices we keep: known ones, and new ones while the project has room.
+
+        Gateways first, so that children can name them as via_device.
+        """
+        room = MAX_DEVICES - len(self.devices)
+        new: set[str] = set()
+        admitted: list[InstathingsDevice] = []
+        refused = 0
+        for device in sorted(devices, key=lambda d: not d.is_gateway):
+            if device.id not in self.devices and device.id not in new:
+                if room <= 0:
+                    refused += 1
+                    continue
+                room -= 1
+                new.add(device.id)
+            admitted.append(device)
+        if refused:
+            self._refuse(LIMIT_DEVICES, MAX_DEVICES, refused)
+        return admitted
 
     @callback
     def _reconcile(self, devices: list[InstathingsDevice], *, initial: bool) -> None:
@@ -186,11 +237,69 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
 
     @callback
     def _apply(self, state: InstathingsDeviceState, record: DataRecord) -> None:
-        applied, new_keys = state.apply(record)
-        if new_keys:
+        device_room = state.key_room
+        project_room: int | None = None
+        if any(key not in state.values for key in record.data):
+            project_room = max(0, MAX_KEYS_PER_PROJECT - self._key_count())
+        result = state.apply(record, room=project_room)
+        if result.refused:
+            self.stream_stats["refused_keys"] += result.refused
+            if project_room is not None and project_room < device_room:
+                self._refuse(LIMIT_KEYS, MAX_KEYS_PER_PROJECT, result.refused)
+            elif record.device_id not in self._full_devices:
+                # Said once per device: a full device may send its extra keys every time.
+                self._full_devices.add(record.device_id)
+                self._limits_reported.discard(LIMIT_DEVICE_KEYS)
+                self._refuse(LIMIT_DEVICE_KEYS, MAX_KEYS_PER_DEVICE, result.refused)
+        if result.new_kinds:
             self.mark_catalog_changed()
-        if applied:
+        if result.applied:
             self.async_update_devices((record.device_id,))
+
+    def _key_count(self) -> int:
+        return sum(len(state.values) for state in self.devices.values())
+
+    # --- limits ---------------------------------------------------------------
+
+    @callback
+    def _refuse(self, what: str, limit: int, refused: int) -> None:
+        """Tell the user (once until there is room again) that a cap refused ``what``."""
+        if what == LIMIT_DEVICES:
+            self.stream_stats["refused_devices"] += refused
+        if what in self._limits_reported:
+            return
+        self._limits_reported.add(what)
+        async_report_limit(self.hass, self.config_entry, what, limit, refused)
+
+    @callback
+    def _clear_limits(self, whats: Iterable[str]) -> None:
+        for what in whats:
+            self._limits_reported.discard(what)
+            async_clear_limit(self.hass, self.config_entry, what)
+
+    @callback
+    def _forget_device(self, key: str) -> None:
+        """Drop a device the user deleted; clear the notices it made room for."""
+        if self.devices.pop(key, None) is None:
+            return
+        self._full_devices.discard(key)
+        room: list[str] = []
+        if len(self.devices) < MAX_DEVICES:
+            room.append(LIMIT_DEVICES)
+        if self._key_count() < MAX_KEYS_PER_PROJECT:
+            room.append(LIMIT_KEYS)
+        if not self._full_devices:
+            room.append(LIMIT_DEVICE_KEYS)
+        self._clear_limits(room)
+
+    def _log_bug(self, what: str) -> None:
+        """A bug met one event or record: its traceback once, then debug lines."""
+        self.stream_stats["item_errors"] += 1
+        if self._bug_logged:
+            LOGGER.debug("Skipping an Instathings %s", what, exc_info=True)
+        else:
+            self._bug_logged = True
+            LOGGER.exception("Skipping an Instathings %s that could not be applied", what)
 
     # --- the websocket --------------------------------------------------------
 
@@ -199,8 +308,19 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
 
     @callback
     def _handle_item(self, item: InstathingsEvent) -> bool:
-        """Apply one event; documented events about devices count as real data."""
+        """Apply one event; documented events about devices count as real data.
+
+        A bug met while applying it skips that event only: the connection stays.
+        """
         self.stream_stats["events"] += 1
+        try:
+            return self._handle_event(item)
+        except Exception:  # noqa: BLE001 - one event must not cost the connection
+            self._log_bug(f"event ({type(item).__name__})")
+            return False
+
+    @callback
+    def _handle_event(self, item: InstathingsEvent) -> bool:
         if isinstance(item, DataEvent):
             self._on_data(item.record)
         elif isinstance(item, ConnectivityEvent):
@@ -251,6 +371,9 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
         device = event.device
         state = self.devices.get(device.id)
         if event.paired:
+            if state is None and len(self.devices) >= MAX_DEVICES:
+                self._refuse(LIMIT_DEVICES, MAX_DEVICES, 1)
+                return
             if state is None:
                 LOGGER.info("Instathings device %s (%s) was paired", device.id, device.name)
                 self._add_device(device, since=device.created_ms or 0)
@@ -292,6 +415,11 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
         if not self._log_once.warning(suffixed, *args, kind=problem, key=key):
             LOGGER.debug(message, *args)
 
+    async def async_shutdown(self) -> None:
+        """Stop the stream; the entry's limit notices go with it (set-up says them again)."""
+        await super().async_shutdown()
+        self._clear_limits(tuple(self._limits_reported))
+
     # --- commands -------------------------------------------------------------
 
     async def async_set_state(self, device_key: str, *, on: bool) -> None:
@@ -322,7 +450,8 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
             model=model,
             sw_version=firmware(device),
         )
-        if device.parent_id and device.parent_id in self.devices:
+        # A document naming the device as its own parent must not make it its own via device.
+        if device.parent_id and device.parent_id != device_key and device.parent_id in self.devices:
             info.update(
                 via_device(
                     self.hass,
@@ -342,11 +471,19 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
         return state is not None and not state.gone
 
     def device_removable(self, device: DeviceEntry) -> bool:
-        """A device may be deleted once Instathings no longer has it."""
+        """A device may be deleted once Instathings no longer has it.
+
+        Asked only when the user deletes it, so its state goes too: that makes room
+        under the caps (and clears their notices) for devices that are real.
+        """
         for domain, identifier in device.identifiers:
             if domain == DOMAIN and identifier.startswith(IDENTIFIER_PREFIX):
-                state = self.devices.get(identifier.removeprefix(IDENTIFIER_PREFIX))
-                return state is None or state.gone
+                key = identifier.removeprefix(IDENTIFIER_PREFIX)
+                state = self.devices.get(key)
+                if state is not None and not state.gone:
+                    return False
+                self._forget_device(key)
+                return True
         return False
 
     def diagnostics(self) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
+import math
 import re
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
@@ -45,6 +46,12 @@ from .model import STATE_KEY, SWITCH_VALUES, InstathingsDeviceState, ValueKind
 
 # Home Assistant refuses longer states.
 MAX_STATE_LENGTH = 255
+# Integers beyond this are shown as floats (1e+300, not 301 digits); below it every
+# integer is exact as a float too.
+MAX_EXACT_INT = 2**53
+# Descriptions are built once per (key, kind) and shared by every device and entry;
+# keys come from devices, so the memo is bounded (a rebuilt description is equal).
+MAX_CACHED_DESCRIPTIONS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +166,22 @@ def humanize(key: str) -> str:
 
 
 def _number(value: object) -> SensorValue:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A numeric state Home Assistant accepts: finite, and short enough to be a state.
+
+    JSON allows ``Infinity``, ``NaN`` and integers of hundreds of digits; Home
+    Assistant refuses the first two in a numeric sensor (the write raises) and states
+    longer than 255 characters, so such values read as unknown (or as a float).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int):
+        if abs(value) < MAX_EXACT_INT:
+            return value
+        try:
+            value = float(value)
+        except OverflowError:  # beyond any float (10**400)
+            return None
+    return value if math.isfinite(value) else None
 
 
 def _text(value: object) -> SensorValue:
@@ -173,7 +195,7 @@ def _reachable(state: InstathingsDeviceState) -> bool:
     return state.reachable
 
 
-@cache
+@lru_cache(maxsize=MAX_CACHED_DESCRIPTIONS)
 def sensor_description(
     key: str, kind: ValueKind
 ) -> IotBridgeSensorEntityDescription[InstathingsDeviceState]:
@@ -203,7 +225,7 @@ def sensor_description(
     )
 
 
-@cache
+@lru_cache(maxsize=MAX_CACHED_DESCRIPTIONS)
 def flag_description(key: str) -> IotBridgeBinarySensorEntityDescription[InstathingsDeviceState]:
     """The binary sensor of a boolean key."""
     spec, _ = _lookup(FLAGS, key)

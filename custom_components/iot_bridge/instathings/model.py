@@ -5,6 +5,10 @@ Instathings forwards whatever a device sends, so there is no schema: a device's
 values are the keys of its records merged one after the other, and what kind
 of value a key holds (``ValueKind``) is fixed the first time the key is seen, so
 the entity made for it, and its unique id, stay.
+
+Because every new key becomes an entity, what a device may add is capped
+(``MAX_KEYS_PER_DEVICE``); keys past the cap are ignored and counted, and the
+coordinator tells the user.
 """
 
 from __future__ import annotations
@@ -12,12 +16,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Final
 
 from ..api.instathings_events import DataRecord, InstathingsDevice
 
 # The key whose ON/OFF value makes a device switchable (documented control body).
 STATE_KEY = "state"
 SWITCH_VALUES = ("ON", "OFF")
+
+# Distinct data keys one device may have; each can become an entity. zigbee2mqtt's
+# richest devices (multi-channel meters, thermostats) report well under 100 keys, so
+# this leaves room for any real device while a device, gateway or server that
+# invents keys (a firmware bug, a counter in the key name) cannot fill Home
+# Assistant with entities.
+MAX_KEYS_PER_DEVICE: Final = 200
+# Devices one project may have: gateways, their sub-devices and standalone devices.
+# A Zigbee network rarely passes 100-200 devices per coordinator, so this covers a
+# few gateways and their networks; a server that lists or pairs made-up devices
+# stops here instead of filling the device registry.
+MAX_DEVICES: Final = 500
+# Data keys of all devices of a project together: 16 per device at the device cap,
+# about twice what real devices average. Without it, the two caps above would still
+# let a hostile server create 100,000 entities; and Home Assistant (2026.x) itself
+# stops adding entities past 10,000 per entry, silently as far as the user can tell.
+MAX_KEYS_PER_PROJECT: Final = 8_000
+# A key longer than this names no entity (its value is still kept): entity ids, unique
+# ids and names are built from it, and no real device uses such names.
+MAX_KEY_LENGTH: Final = 128
+# Record ids remembered at the newest timestamp (to drop the same record seen twice).
+# Devices send a few records per millisecond at most; past this, a duplicate at that
+# very millisecond may be applied twice, which writes the same values again.
+MAX_IDS_AT_TS: Final = 64
 
 
 class ValueKind(StrEnum):
@@ -31,7 +60,13 @@ class ValueKind(StrEnum):
 
 
 def kind_of(key: str, value: object) -> ValueKind | None:
-    """The kind of a key's value; None for objects, lists and nulls (they get no entity)."""
+    """The kind of a key's value; None when it gets no entity.
+
+    Objects, lists and nulls get none, nor do keys that cannot name one (empty, or
+    longer than ``MAX_KEY_LENGTH``).
+    """
+    if not key or len(key) > MAX_KEY_LENGTH:
+        return None
     if isinstance(value, bool):
         return ValueKind.FLAG
     if isinstance(value, int | float):
@@ -49,6 +84,23 @@ def firmware(device: InstathingsDevice) -> str | None:
     if not image:
         return None
     return image.rsplit(":", 1)[-1] if ":" in image else image
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one record did to a device.
+
+    ``applied``: the record was newer than the last one and its values were taken.
+    ``new_kinds``: keys that get an entity appeared. ``refused``: new keys that were
+    ignored because the device (or the room the caller gave) was full.
+    """
+
+    applied: bool
+    new_kinds: bool = False
+    refused: int = 0
+
+
+NOT_APPLIED: Final = Applied(applied=False)
 
 
 @dataclass(slots=True)
@@ -82,34 +134,48 @@ class InstathingsDeviceState:
         """The timestamp from which records may still be missing."""
         return self.last_ts if self.last_ts is not None else self.since
 
-    def apply(self, record: DataRecord) -> tuple[bool, bool]:
+    @property
+    def key_room(self) -> int:
+        """How many new data keys this device may still take."""
+        return max(0, MAX_KEYS_PER_DEVICE - len(self.values))
+
+    def apply(self, record: DataRecord, *, room: int | None = None) -> Applied:
         """Take a record unless it is older than, or the same as, the last one.
 
-        Returns (applied, new keys appeared).
+        Keys already known are always updated. New keys are taken while the device
+        has room (``key_room``, or ``room`` when the caller allows fewer); the rest
+        are ignored and counted in ``refused``.
         """
         if self.last_ts is not None:
             if record.ts < self.last_ts:
-                return False, False
+                return NOT_APPLIED
             if record.ts == self.last_ts and (
                 record.record_id is None or record.record_id in self.ids_at_last_ts
             ):
-                return False, False
+                return NOT_APPLIED
         if record.ts != self.last_ts:
             self.ids_at_last_ts.clear()
         self.last_ts = record.ts
-        if record.record_id is not None:
+        if record.record_id is not None and len(self.ids_at_last_ts) < MAX_IDS_AT_TS:
             self.ids_at_last_ts.add(record.record_id)
-        self.values.update(record.data)
-        if STATE_KEY in record.data:
+        free = self.key_room if room is None else min(self.key_room, max(0, room))
+        refused = 0
+        new_kinds = False
+        for key, value in record.data.items():
+            if key not in self.values:
+                if free <= 0:
+                    refused += 1
+                    continue
+                free -= 1
+            self.values[key] = value
+            if key not in self.kinds and (kind := kind_of(key, value)) is not None:
+                self.kinds[key] = kind
+                new_kinds = True
+        if STATE_KEY in record.data and STATE_KEY in self.values:
             # The device reported its state: that, not our assumption, is shown now.
             self.optimistic.pop(STATE_KEY, None)
             self.state_reports += 1
-        new_keys = False
-        for key, value in record.data.items():
-            if key not in self.kinds and (kind := kind_of(key, value)) is not None:
-                self.kinds[key] = kind
-                new_keys = True
-        return True, new_keys
+        return Applied(applied=True, new_kinds=new_kinds, refused=refused)
 
     def update_document(self, device: InstathingsDevice) -> bool:
         """Take a newer document; keep the version it does not carry.

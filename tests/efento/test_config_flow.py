@@ -111,14 +111,6 @@ async def test_reconfigure_without_name_uses_default_title(
     assert "name" not in init_integration.data
 
 
-async def test_reauth_is_not_supported(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> None:
-    result = await init_integration.start_reauth_flow(hass)
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_not_supported"
-
-
 async def test_options_show_settings_without_rotating(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 import json
 import logging
@@ -236,26 +235,6 @@ async def test_unloaded_or_disabled_entry_is_503_not_404(
     assert init_integration.state is ConfigEntryState.LOADED
     assert await gateway.flush()
     assert gateway.replies[-1].status == 201
-
-
-async def test_503_while_home_assistant_starts_then_resent(
-    hass: HomeAssistant, init_integration: MockConfigEntry, gateway: EmulatedGateway
-) -> None:
-    hass.set_state(CoreState.starting)
-    flushing = asyncio.create_task(gateway.send_measurements())
-    for _ in range(1000):
-        if gateway.pauses >= 2:
-            break
-        await asyncio.sleep(0)
-    assert gateway.pauses >= 2
-    assert hass.states.get(TEMPERATURE) is None
-    hass.set_state(CoreState.running)
-    assert await flushing
-    statuses = [r.status for r in gateway.replies]
-    assert statuses[:2] == [503, 503]
-    assert statuses[-1] == 201
-    await hass.async_block_till_done()
-    assert hass.states.get(TEMPERATURE) is not None
 
 
 async def test_503_has_retry_after(

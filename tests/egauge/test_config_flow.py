@@ -176,25 +176,6 @@ async def test_user_flow_same_meter_twice_aborts(
     assert result["reason"] == "already_configured"
 
 
-async def test_reauth(
-    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: EgaugeSimulator
-) -> None:
-    simulator.users["owner"].password = "new-secret"
-    result = await init_integration.start_reauth_flow(hass)
-    assert result["step_id"] == "egauge_reauth"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"username": "owner", "password": "still-wrong"}
-    )
-    assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"username": "owner", "password": "new-secret"}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
-    assert init_integration.data["password"] == "new-secret"
-    assert init_integration.data["url"] == simulator_url(init_integration)
-
-
 def simulator_url(entry: MockConfigEntry) -> str:
     url = entry.data["url"]
     assert isinstance(url, str)
@@ -221,28 +202,6 @@ async def test_reconfigure_moves_to_new_address(
         assert init_integration.data["verify_ssl"] is False
         await hass.async_block_till_done()
         assert moved.requests_by_path["/api/register"] >= 1
-    finally:
-        await server.close()
-
-
-async def test_reconfigure_refuses_another_meter(
-    hass: HomeAssistant, init_integration: MockConfigEntry, clock: Clock
-) -> None:
-    other = EgaugeSimulator(clock=clock, serial="G99999999")
-    server = await serve(other)
-    try:
-        result = await init_integration.start_reconfigure_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"],
-            {
-                "url": str(server.make_url("/")).rstrip("/"),
-                "username": "owner",
-                "password": "secret",
-                "verify_ssl": True,
-            },
-        )
-        assert result["type"] is FlowResultType.ABORT
-        assert result["reason"] == "wrong_device"
     finally:
         await server.close()
 

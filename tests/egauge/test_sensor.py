@@ -231,38 +231,6 @@ async def test_register_that_disappears_or_changes_type(
     assert _state(hass, entity_registry, "rate_P_Grid") != STATE_UNAVAILABLE
 
 
-async def test_bad_password_at_setup_starts_reauth(
-    hass: HomeAssistant, config_entry: MockConfigEntry, simulator: EgaugeSimulator
-) -> None:
-    simulator.users["owner"].password = "changed"
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.SETUP_ERROR
-    flows = hass.config_entries.flow.async_progress()
-    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
-
-
-async def test_password_changed_while_running_starts_reauth(
-    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: EgaugeSimulator
-) -> None:
-    simulator.users["owner"].password = "changed"
-    simulator.revoke_all_tokens()
-    await _poll(hass, init_integration)
-    flows = hass.config_entries.flow.async_progress()
-    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
-
-
-async def test_unreachable_at_setup_retries(
-    hass: HomeAssistant, config_entry: MockConfigEntry, simulator: EgaugeSimulator
-) -> None:
-    simulator.fail_next_requests(10, status=502)
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.SETUP_RETRY
-
-
 async def test_first_poll_failure_retries(
     hass: HomeAssistant, config_entry: MockConfigEntry, simulator: EgaugeSimulator
 ) -> None:
@@ -284,16 +252,3 @@ async def test_unload_saves_ledger_and_logs_out(
     assert init_integration.state is ConfigEntryState.NOT_LOADED
     assert simulator.requests_by_path["/api/auth/logout"] >= 1
     assert f"{DOMAIN}.egauge_energy.{init_integration.entry_id}" in hass_storage
-
-
-async def test_removing_the_entry_deletes_its_ledger(
-    hass: HomeAssistant,
-    init_integration: MockConfigEntry,
-    hass_storage: dict[str, object],
-) -> None:
-    key = f"{DOMAIN}.egauge_energy.{init_integration.entry_id}"
-    assert await hass.config_entries.async_unload(init_integration.entry_id)
-    assert key in hass_storage
-    assert await hass.config_entries.async_remove(init_integration.entry_id)
-    await hass.async_block_till_done()
-    assert key not in hass_storage

@@ -8,7 +8,6 @@ from datetime import timedelta
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -156,17 +155,6 @@ async def test_rate_limit_stretches_the_next_poll(
     assert sim.requests_by_path[LATEST] == polls + 1
     assert coordinator.update_interval == timedelta(seconds=30)
     assert hass.states.get(POWER).state == "2450.0"
-
-
-async def test_expired_token_starts_reauth(
-    hass: HomeAssistant, sim: EnapterSimulator, setup_entry: Setup, freezer: FrozenDateTimeFactory
-) -> None:
-    await setup_entry()
-    sim.expire_token()
-    await advance(hass, freezer)
-    flows = hass.config_entries.flow.async_progress()
-    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
-    assert hass.states.get(POWER).state == STATE_UNAVAILABLE
 
 
 async def test_offline_device_unavailable_then_back(

@@ -268,18 +268,6 @@ async def test_reconfigure_moves_endpoints(
         await server.close()
 
 
-async def test_reconfigure_refuses_another_project(
-    hass: HomeAssistant, init_integration: MockConfigEntry, base_url: str
-) -> None:
-    result = await init_integration.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {**GOOD, "project": "other", **_endpoints(base_url, base_url)},
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "wrong_device"
-
-
 async def test_reconfigure_of_another_project_gets_default_endpoints(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:

@@ -343,20 +343,6 @@ async def test_expired_token_is_renewed_on_reconnect(
     await wait_for(lambda: state_of(hass, TEMPERATURE) == "21.0")
 
 
-async def test_revoked_client_starts_reauth(
-    hass: HomeAssistant,
-    init_integration: MockConfigEntry,
-    sim: InstathingsSimulator,
-) -> None:
-    sim.client_secret = "revoked"
-    sim.expire_all_tokens()
-    await drop(sim, init_integration)
-    await wait_for(lambda: bool(hass.config_entries.flow.async_progress()))
-    flows = hass.config_entries.flow.async_progress()
-    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
-    assert state_of(hass, TEMPERATURE) == STATE_UNAVAILABLE
-
-
 async def test_rate_limited_reconnect_waits_and_recovers(
     hass: HomeAssistant, init_integration: MockConfigEntry, sim: InstathingsSimulator
 ) -> None:
@@ -496,37 +482,6 @@ async def test_a_bug_in_handling_an_event_does_not_end_the_stream(
 
 
 # --- set-up and unload ------------------------------------------------------------
-
-
-async def test_wrong_credentials_at_setup_start_reauth(
-    hass: HomeAssistant, config_entry: MockConfigEntry, sim: InstathingsSimulator
-) -> None:
-    sim.client_secret = "changed"
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.SETUP_ERROR
-    flows = hass.config_entries.flow.async_progress()
-    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
-
-
-async def test_unreachable_at_setup_retries(
-    hass: HomeAssistant, config_entry: MockConfigEntry, sim: InstathingsSimulator
-) -> None:
-    sim.fail_next(100, status=502)
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.SETUP_RETRY
-
-
-async def test_unload_closes_the_websocket(
-    hass: HomeAssistant, init_integration: MockConfigEntry, sim: InstathingsSimulator
-) -> None:
-    assert len(sim.websockets) == 1
-    assert await hass.config_entries.async_unload(init_integration.entry_id)
-    assert init_integration.state is ConfigEntryState.NOT_LOADED
-    await wait_for(lambda: not sim.websockets)
 
 
 async def test_refresh_adds_no_requests(

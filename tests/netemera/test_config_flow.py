@@ -13,8 +13,6 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.iot_bridge.const import DOMAIN
 from simulators.netemera import NetemeraSimulator
 
-from .conftest import serve
-
 
 def form(base_url: str, **changes: str) -> dict[str, Any]:
     return {
@@ -179,27 +177,6 @@ async def _created_entry(hass: HomeAssistant, base_url: str) -> MockConfigEntry:
     return entry
 
 
-async def test_reauth(hass: HomeAssistant, base_url: str, simulator: NetemeraSimulator) -> None:
-    entry = await _created_entry(hass, base_url)
-    simulator.client_id, simulator.client_secret = "new-client", "new-secret"
-    result = await entry.start_reauth_flow(hass)
-    assert result["step_id"] == "netemera_reauth"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"client_id": "new-client", "client_secret": "still-wrong"}
-    )
-    assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"client_id": "new-client", "client_secret": "new-secret"}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
-    assert entry.data["client_id"] == "new-client"
-    assert entry.data["client_secret"] == "new-secret"
-    assert entry.data["api_url"] == f"{base_url}/api/v3"
-    await hass.async_block_till_done()
-    await hass.config_entries.async_unload(entry.entry_id)
-
-
 async def test_reconfigure_new_auth_server_and_credentials(
     hass: HomeAssistant, base_url: str, simulator: NetemeraSimulator
 ) -> None:
@@ -215,23 +192,6 @@ async def test_reconfigure_new_auth_server_and_credentials(
     assert entry.data["auth_url"] == f"{base_url}/api/v1/oauth2/token"
     await hass.async_block_till_done()
     await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def test_reconfigure_refuses_another_application(hass: HomeAssistant, base_url: str) -> None:
-    entry = await _created_entry(hass, base_url)
-    other = NetemeraSimulator(application_id="other-app")
-    server = await serve(other)
-    try:
-        other_url = f"http://127.0.0.1:{server.port}"
-        result = await entry.start_reconfigure_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], form(other_url, application_id="other-app")
-        )
-        assert result["type"] is FlowResultType.ABORT
-        assert result["reason"] == "wrong_device"
-    finally:
-        await hass.config_entries.async_unload(entry.entry_id)
-        await server.close()
 
 
 async def test_reconfigure_form_error(

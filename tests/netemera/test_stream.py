@@ -12,7 +12,7 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.iot_bridge.api.backoff import Backoff
 from custom_components.iot_bridge.const import DOMAIN
@@ -258,30 +258,6 @@ async def test_restart_without_history_access_still_shows_stored_devices(
     assert state_of(hass, entity_registry, LIGHT, "payload") not in (None, "unknown")
 
 
-async def test_server_unreachable_at_setup_retries(
-    hass: HomeAssistant, simulator: NetemeraSimulator, config_entry: MockConfigEntry
-) -> None:
-    simulator.fail_next(1, 503, route="history")
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.SETUP_RETRY
-    async_fire_time_changed(hass, datetime.now(UTC) + timedelta(minutes=5))
-    await wait_for(lambda: config_entry.state is ConfigEntryState.LOADED)
-
-
-async def test_bad_credentials_at_setup_start_reauth(
-    hass: HomeAssistant, simulator: NetemeraSimulator, config_entry: MockConfigEntry
-) -> None:
-    simulator.client_secret = "rotated"
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.SETUP_ERROR
-    flows = hass.config_entries.flow.async_progress()
-    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
-
-
 async def test_expired_token_is_renewed_on_reconnect(
     hass: HomeAssistant,
     simulator: NetemeraSimulator,
@@ -452,19 +428,6 @@ async def test_rate_limited_reconnect_waits(
     await wait_for(lambda: simulator.open_streams == 0)
     simulator.send_uplink(RAW)
     await wait_for(lambda: state_of(hass, entity_registry, RAW, "frame_counter") == "1")
-
-
-async def test_unload_stops_the_stream(
-    hass: HomeAssistant, simulator: NetemeraSimulator, init_integration: MockConfigEntry
-) -> None:
-    assert simulator.open_streams == 1
-    task = coordinator(init_integration).stream_task
-    assert await hass.config_entries.async_unload(init_integration.entry_id)
-    await hass.async_block_till_done()
-    assert task is not None
-    assert task.done()
-    await wait_for(lambda: simulator.open_streams == 0)
-    assert init_integration.state is ConfigEntryState.NOT_LOADED
 
 
 async def test_history_recv_time_format_round_trips(simulator: NetemeraSimulator) -> None:

@@ -180,6 +180,38 @@ async def wait_for_http(url: str, timeout: float = 300) -> None:
             await asyncio.sleep(1)
 
 
+async def exchange_code(session: aiohttp.ClientSession, code: str) -> dict[str, Any]:
+    """Trade an authorization code for the token answer (access and refresh token)."""
+    async with session.post(
+        f"{HA_URL}/auth/token",
+        data={"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID},
+    ) as resp:
+        resp.raise_for_status()
+        tokens: dict[str, Any] = await resp.json()
+    return tokens
+
+
+async def login(session: aiohttp.ClientSession) -> dict[str, Any]:
+    """Log in as the demo user through the login flow; return the token answer."""
+    async with session.post(
+        f"{HA_URL}/auth/login_flow",
+        json={
+            "client_id": CLIENT_ID,
+            "handler": ["homeassistant", None],
+            "redirect_uri": CLIENT_ID,
+        },
+    ) as resp:
+        flow = await resp.json()
+    async with session.post(
+        f"{HA_URL}/auth/login_flow/{flow['flow_id']}",
+        json={"client_id": CLIENT_ID, "username": USER, "password": PASSWORD},
+    ) as resp:
+        step = await resp.json()
+    if step.get("type") != "create_entry":
+        raise RuntimeError(f"cannot log in as {USER}: {step.get('errors') or step}")
+    return await exchange_code(session, step["result"])
+
+
 async def access_token(session: aiohttp.ClientSession) -> str:
     """Onboard on first run, else log in; return an access token."""
     async with session.get(f"{HA_URL}/api/onboarding") as resp:
@@ -200,27 +232,9 @@ async def access_token(session: aiohttp.ClientSession) -> str:
         ) as resp:
             resp.raise_for_status()
             code = (await resp.json())["auth_code"]
+        token: str = (await exchange_code(session, code))["access_token"]
     else:
-        async with session.post(
-            f"{HA_URL}/auth/login_flow",
-            json={
-                "client_id": CLIENT_ID,
-                "handler": ["homeassistant", None],
-                "redirect_uri": CLIENT_ID,
-            },
-        ) as resp:
-            flow = await resp.json()
-        async with session.post(
-            f"{HA_URL}/auth/login_flow/{flow['flow_id']}",
-            json={"client_id": CLIENT_ID, "username": USER, "password": PASSWORD},
-        ) as resp:
-            code = (await resp.json())["result"]
-    async with session.post(
-        f"{HA_URL}/auth/token",
-        data={"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID},
-    ) as resp:
-        resp.raise_for_status()
-        token: str = (await resp.json())["access_token"]
+        token = (await login(session))["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     for step, body in (
         ("analytics", {}),
@@ -291,6 +305,8 @@ async def confirm_http_config(session: aiohttp.ClientSession, token: str) -> Non
     # From now on Home Assistant reads them from its storage; the YAML block would only
     # raise a "YAML still present" notice.
     config_yaml = CONFIG / "configuration.yaml"
+    if not await asyncio.to_thread(config_yaml.is_file):
+        return
     text = await asyncio.to_thread(config_yaml.read_text)
     if HTTP_YAML in text:
         await asyncio.to_thread(config_yaml.write_text, text.replace(HTTP_YAML, ""))

@@ -16,7 +16,7 @@ Pictures, saved as compressed PNGs in ``docs/``:
   export (``scripts/demo.py`` saves those energy preferences).
 
 What it changes in the demo, as a user would: it confirms an HTTP configuration Home
-Assistant is trying out (see ``confirm_http_config``) and sets the Cayenne LPP decoder of
+Assistant is trying out (``demo.confirm_http_config``) and sets the Cayenne LPP decoder of
 the Netemera end-device it shows.
 
 Look at every picture before committing it: the script warns about "Unavailable" or
@@ -45,13 +45,13 @@ from typing import Any
 import urllib.request
 
 import aiohttp
+
+# The demo's instance, user and HTTP settings (scripts/ is on the path when run).
+from demo import CLIENT_ID, HA_URL, confirm_http_config, login
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-HA_URL = "http://127.0.0.1:8123"
-CLIENT_ID = f"{HA_URL}/"
-USER, PASSWORD = "dev", "dev"
 VENDORS = ("egauge", "enapter", "efento", "instathings", "netemera")
 # A dialog's visible panel, across the frontend's dialog implementations.
 PANEL_SELECTORS = (
@@ -305,33 +305,6 @@ async def ha_answers(session: aiohttp.ClientSession) -> bool:
         return False
 
 
-async def login(session: aiohttp.ClientSession) -> dict[str, Any]:
-    """Log in as the demo user; return the token answer (access and refresh token)."""
-    async with session.post(
-        f"{HA_URL}/auth/login_flow",
-        json={
-            "client_id": CLIENT_ID,
-            "handler": ["homeassistant", None],
-            "redirect_uri": CLIENT_ID,
-        },
-    ) as resp:
-        flow = await resp.json()
-    async with session.post(
-        f"{HA_URL}/auth/login_flow/{flow['flow_id']}",
-        json={"client_id": CLIENT_ID, "username": USER, "password": PASSWORD},
-    ) as resp:
-        step = await resp.json()
-    if step.get("type") != "create_entry":
-        raise ScreenshotError(f"cannot log in as {USER}: {step.get('errors') or step}")
-    async with session.post(
-        f"{HA_URL}/auth/token",
-        data={"grant_type": "authorization_code", "code": step["result"], "client_id": CLIENT_ID},
-    ) as resp:
-        resp.raise_for_status()
-        tokens: dict[str, Any] = await resp.json()
-    return tokens
-
-
 class HomeAssistant:
     """The REST and websocket APIs of the running instance."""
 
@@ -389,24 +362,6 @@ async def wait_for_demo(ha: HomeAssistant, timeout: float) -> None:
                 f"{'configured' if grid else 'not configured'}"
             )
         await asyncio.sleep(10)
-
-
-async def confirm_http_config(ha: HomeAssistant) -> None:
-    """Confirm an HTTP configuration Home Assistant is trying out, as its dialog asks.
-
-    Since 2026 Home Assistant moves the ``http:`` YAML of the demo's configuration into
-    storage as a trial, shows a "Confirm new HTTP server configuration" dialog on every page
-    and, unconfirmed, reverts it after five minutes by restarting, which ends
-    ``scripts/develop``. Older releases have no such command; nothing to do there.
-    """
-    try:
-        (config,) = await ha.ws({"type": "http/config"})
-    except ScreenshotError:
-        return
-    pending = config.get("pending")
-    if pending and not pending.get("error") and config.get("revert_at"):
-        await ha.ws({"type": "http/config/promote"})
-        print("Confirmed the HTTP server configuration Home Assistant was trying out")
 
 
 async def pick_devices(ha: HomeAssistant) -> dict[str, dict[str, Any]]:
@@ -621,7 +576,7 @@ async def run(
             await asyncio.sleep(2)
         tokens = await _with_retries(lambda: login(session), deadline)
         ha = HomeAssistant(session, tokens["access_token"])
-        await confirm_http_config(ha)
+        await confirm_http_config(session, tokens["access_token"])
         print("Waiting for every vendor's entry and the Energy dashboard")
         await wait_for_demo(ha, max(60.0, deadline - time.monotonic()))
         if args.settle:
@@ -686,7 +641,7 @@ async def _with_retries(
     while True:
         try:
             return await call()
-        except (aiohttp.ClientError, KeyError, ScreenshotError):
+        except (aiohttp.ClientError, KeyError, RuntimeError, ScreenshotError):
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(3)

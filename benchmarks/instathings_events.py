@@ -13,7 +13,8 @@ sending shares the event loop and is included.
 - throughput: a burst of events over three devices, sent back to back, until
   the last one is in the state machine;
 - catch-up: records stored while the websocket was down, fetched with
-  ``start=`` and written as states after the reconnect.
+  ``start=`` after the reconnect (the newest per device becomes the state, the
+  older ones go to the sensors' statistics).
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ async def catch_up(
     elapsed = time.perf_counter() - begin
     caught = coordinator.stream_stats["caught_up_records"] - before
     print(
-        f"catch-up after a drop: {caught} missed records fetched and written in {elapsed:.2f} s"
+        f"catch-up after a drop: {caught} missed records fetched and applied in {elapsed:.2f} s"
         f" (includes up to {coordinator.backoff.maximum * 1e3:.0f} ms of reconnect backoff)"
     )
 

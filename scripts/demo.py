@@ -100,6 +100,9 @@ async def efento_gateway(result: dict[str, Any]) -> list[str] | None:
             "15",
             "--heartbeat-interval",
             "60",
+            # As if the gateway had been offline: its buffer fills the history graph.
+            "--backlog-hours",
+            "6",
         ),
     ]
 
@@ -107,7 +110,8 @@ async def efento_gateway(result: dict[str, Any]) -> list[str] | None:
 VENDORS: list[DemoVendor] = [
     DemoVendor(
         step="egauge",
-        simulator=py("-m", "simulators.egauge", "--port", "8401"),
+        # A meter installed a year ago: the Energy dashboard shows that year from the start.
+        simulator=py("-m", "simulators.egauge", "--port", "8401", "--history-days", "366"),
         form={
             "url": "http://127.0.0.1:8401",
             "username": "owner",
@@ -346,12 +350,16 @@ _TASKS: set[asyncio.Task[None]] = set()
 
 
 async def energy_dashboard(timeout: float = 900) -> None:
-    """Put the eGauge meter into the Energy dashboard: grid import/export, solar, live power.
+    """Put the eGauge meter's year of history into the Energy dashboard.
 
-    Saves energy preferences (websocket ``energy/save_prefs``) only while none name a grid
-    source, so a user's own choice is never overwritten. The grid register's import/export
-    sensors exist once it has first run backwards (a few minutes after the simulator starts),
-    so this waits for them; it runs in the background and gives up after ``timeout`` seconds.
+    The integration imports the meter's own history as external statistics (one
+    ``iot_bridge:…`` statistic per register and direction, named after the meter and
+    register); this picks grid import/export, solar and the house as a consumer, plus
+    the live grid and solar power. Preferences are saved only while none name a grid
+    source, so a user's own choice is never overwritten. The grid's import/export
+    statistics exist once the backfill has found the register running backwards and
+    written its first day, so this waits for them in the background and gives up after
+    ``timeout`` seconds.
     """
     loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession() as session:
@@ -376,41 +384,59 @@ async def energy_dashboard(timeout: float = 900) -> None:
             sources = (prefs.get("result") or {}).get("energy_sources") or []
             if any(source.get("type") == "grid" for source in sources):
                 return
+            wanted = {
+                "import": " Grid energy import",
+                "export": " Grid energy export",
+                "solar": " Solar energy",
+                "house": " House energy",
+            }
             deadline = loop.time() + timeout
             while True:
-                entities = (await call({"type": "config/entity_registry/list"}))["result"]
-                by_key: dict[str, str] = {}
-                for entity in entities:
-                    if entity["platform"] != "iot_bridge":
+                listed = await call(
+                    {"type": "recorder/list_statistic_ids", "statistic_type": "sum"}
+                )
+                stats: dict[str, str] = {}
+                for item in listed.get("result") or []:
+                    if item.get("source") != "iot_bridge":
                         continue
-                    unique_id = entity["unique_id"]
-                    for suffix in ("energy_import_Grid", "energy_export_Grid", "energy_Solar"):
-                        if unique_id.endswith(f"_{suffix}"):
-                            by_key[suffix] = entity["entity_id"]
-                    for name in ("Grid", "Solar"):
-                        if unique_id.endswith(f"_rate_P_{name}"):
-                            by_key[f"power_{name}"] = entity["entity_id"]
-                if "energy_import_Grid" in by_key and "energy_export_Grid" in by_key:
+                    for role, ending in wanted.items():
+                        if (item.get("name") or "").endswith(ending):
+                            stats[role] = item["statistic_id"]
+                if "import" in stats and "export" in stats:
                     break
                 if loop.time() > deadline:
-                    print("  energy: the grid register's import/export sensors did not appear")
+                    print("  energy: the meter's grid import/export statistics did not appear")
                     return
                 await asyncio.sleep(15)
+            power: dict[str, str] = {}
+            for entity in (await call({"type": "config/entity_registry/list"}))["result"]:
+                for name in ("Grid", "Solar"):
+                    if entity["platform"] == "iot_bridge" and entity["unique_id"].endswith(
+                        f"_rate_P_{name}"
+                    ):
+                        power[name] = entity["entity_id"]
             grid: dict[str, Any] = {
                 "type": "grid",
-                "stat_energy_from": by_key["energy_import_Grid"],
-                "stat_energy_to": by_key["energy_export_Grid"],
+                "stat_energy_from": stats["import"],
+                "stat_energy_to": stats["export"],
                 "cost_adjustment_day": 0,
             }
             solar: dict[str, Any] = {"type": "solar", "config_entry_solar_forecast": None}
-            if "energy_Solar" in by_key:
-                solar["stat_energy_from"] = by_key["energy_Solar"]
+            if "solar" in stats:
+                solar["stat_energy_from"] = stats["solar"]
             # Newer releases also chart power (positive = importing) next to energy.
-            for source, key in ((grid, "power_Grid"), (solar, "power_Solar")):
-                if key in by_key:
-                    source["stat_rate"] = by_key[key]
+            for source, name in ((grid, "Grid"), (solar, "Solar")):
+                if name in power:
+                    source["stat_rate"] = power[name]
             chosen = [grid, solar] if "stat_energy_from" in solar else [grid]
-            result = await call({"type": "energy/save_prefs", "energy_sources": chosen})
+            consumers = [{"stat_consumption": stats["house"]}] if "house" in stats else []
+            result = await call(
+                {
+                    "type": "energy/save_prefs",
+                    "energy_sources": chosen,
+                    "device_consumption": consumers,
+                }
+            )
             if not result.get("success"):
                 # Releases before the unified grid source (2025.x) take flow_from/flow_to lists.
                 legacy_grid = {
@@ -422,7 +448,13 @@ async def energy_dashboard(timeout: float = 900) -> None:
                 legacy = [legacy_grid] + [
                     {k: v for k, v in s.items() if k != "stat_rate"} for s in chosen[1:]
                 ]
-                result = await call({"type": "energy/save_prefs", "energy_sources": legacy})
+                result = await call(
+                    {
+                        "type": "energy/save_prefs",
+                        "energy_sources": legacy,
+                        "device_consumption": consumers,
+                    }
+                )
             status = "saved" if result.get("success") else f"not saved ({result.get('error')})"
             print(f"  energy: Energy dashboard preferences {status}")
 

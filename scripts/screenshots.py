@@ -30,6 +30,7 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable
 import contextlib
+from datetime import UTC, datetime
 import io
 import itertools
 import json
@@ -472,6 +473,11 @@ async def shoot(page: Page, ha: HomeAssistant, out: Path, width: int, height: in
 
     await page.resize(width, height)
     await page.goto(f"{HA_URL}/energy")
+    await page.wait_text("Energy distribution", "Grid")
+    # The year the meter's history fills, not just today: the period picker's preset.
+    today = datetime.now(UTC).astimezone()  # the browser shows the local date
+    await page.click_text(f"{today:%b} {today.day}")
+    await page.click_text("This year")
     await page.wait_text("Energy distribution", "Grid")
     await asyncio.sleep(5)  # charts draw after their data arrives
     bottom = await page.content_height()

@@ -197,7 +197,13 @@ class EmulatedGateway:
                 return item
         raise KeyError(serial)
 
-    def _next_time(self, item: EmulatedLogger) -> datetime:
+    def _next_time(self, item: EmulatedLogger, at: datetime | None = None) -> datetime:
+        if at is not None:
+            # A stored measurement from the past: sent with the time it was taken.
+            moment = at.astimezone(UTC).replace(microsecond=0)
+            if item.last_measured_at is None or moment > item.last_measured_at:
+                item.last_measured_at = moment
+            return moment
         now = self._clock().astimezone(UTC).replace(microsecond=0)
         if item.last_measured_at is not None and now <= item.last_measured_at:
             # measured_at must grow per logger even when the clock does not.
@@ -216,11 +222,13 @@ class EmulatedGateway:
             item.values[channel] = min(high, max(low, item.values[channel] + step))
         item.signal = max(-110, min(-40, item.signal + self._rng.randint(-2, 2)))
 
-    def measurement(self, item: EmulatedLogger, *, drift: bool = True) -> dict[str, Any]:
-        """One logger's next measurement, in the documented shape."""
+    def measurement(
+        self, item: EmulatedLogger, *, drift: bool = True, at: datetime | None = None
+    ) -> dict[str, Any]:
+        """One logger's next measurement, in the documented shape (taken ``at``, else now)."""
         if drift:
             self._drift(item)
-        measured_at = self._next_time(item)
+        measured_at = self._next_time(item, at)
         params: list[dict[str, Any]] = []
         for index, type_name in enumerate(item.types):
             channel = index + 1
@@ -270,6 +278,34 @@ class EmulatedGateway:
         """Several stored measurements of one logger in one message, as after an outage."""
         item = self.logger(serial)
         return {"measurements": [self.measurement(item) for _ in range(count)]}
+
+    def buffered_payloads(
+        self,
+        outage: timedelta,
+        *,
+        loggers: Iterable[str] | None = None,
+        every: timedelta | None = None,
+        per_message: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """What the gateway resends after being offline for ``outage``: its stored buffer.
+
+        Each logger measured every ``every`` (its measurement interval by default) from
+        ``outage`` ago until now; the measurements go out oldest first, several per
+        logger in one message, at most ``per_message`` to a message (all in one by
+        default). The last measurement of each logger is the one taken now.
+        """
+        step = every or timedelta(seconds=self.measurement_interval)
+        if step <= timedelta(0):
+            raise ValueError("measurements must be taken at a positive interval")
+        now = self._clock().astimezone(UTC).replace(microsecond=0)
+        chosen = self.loggers if loggers is None else [self.logger(s) for s in loggers]
+        count = int(outage / step)
+        times = [now - step * (count - k) for k in range(count + 1)]
+        stored = [self.measurement(item, at=moment) for moment in times for item in chosen]
+        size = per_message or len(stored) or 1
+        return [
+            {"measurements": stored[start : start + size]} for start in range(0, len(stored), size)
+        ]
 
     def heartbeat_payload(self) -> dict[str, Any]:
         """A heartbeat in the documented shape, reflecting the power knobs."""
@@ -327,6 +363,21 @@ class EmulatedGateway:
     async def send_backlog(self, serial: str, count: int) -> bool:
         """Queue a multi-measurement message of one logger and flush."""
         self.enqueue("measurements", self.measurements_path, self.backlog_payload(serial, count))
+        return await self.flush()
+
+    async def send_buffered(
+        self,
+        outage: timedelta,
+        *,
+        loggers: Iterable[str] | None = None,
+        every: timedelta | None = None,
+        per_message: int | None = None,
+    ) -> bool:
+        """Queue the buffer of an outage (``buffered_payloads``) and flush it."""
+        for payload in self.buffered_payloads(
+            outage, loggers=loggers, every=every, per_message=per_message
+        ):
+            self.enqueue("measurements", self.measurements_path, payload)
         return await self.flush()
 
     async def send_heartbeat(self) -> bool:
@@ -409,10 +460,23 @@ class EmulatedGateway:
                     if isinstance(handle, int):
                         self.synchronised[handle] = wanted
 
-    async def run(self, interval: float, *, doc_examples: bool = False) -> None:
-        """Send measurements every ``interval`` seconds and heartbeats when due, forever."""
+    async def run(
+        self,
+        interval: float,
+        *,
+        doc_examples: bool = False,
+        backlog: timedelta | None = None,
+        backlog_every: timedelta | None = None,
+    ) -> None:
+        """Send measurements every ``interval`` seconds and heartbeats when due, forever.
+
+        ``backlog``: first resend the buffer of an outage that long (as after a restart
+        of the gateway's internet link), measured every ``backlog_every``.
+        """
         if doc_examples:
             await self.send_doc_examples()
+        if backlog:
+            await self.send_buffered(backlog, every=backlog_every, per_message=100)
         next_heartbeat = 0.0
         loop = asyncio.get_running_loop()
         while True:
@@ -495,6 +559,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--header", type=_parse_header, action="append", default=[])
     parser.add_argument("--string-values", action="store_true", help="send values as strings")
     parser.add_argument("--doc-examples", action="store_true", help="send the doc examples first")
+    parser.add_argument(
+        "--backlog-hours",
+        type=float,
+        default=0.0,
+        help="first resend the buffer of an outage this long (measured every 5 minutes)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -514,7 +584,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 string_values=args.string_values,
                 seed=None,
             )
-            await gateway.run(args.interval, doc_examples=args.doc_examples)
+            await gateway.run(
+                args.interval,
+                doc_examples=args.doc_examples,
+                backlog=timedelta(hours=args.backlog_hours) if args.backlog_hours > 0 else None,
+                backlog_every=timedelta(minutes=5),
+            )
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run())

@@ -14,6 +14,7 @@ history rows, the current row and the rates agree. Start it with
 from __future__ import annotations
 
 import argparse
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,23 +47,17 @@ def quantum(code: str) -> float:
     return QUANTUM.get(code, 1.0)
 
 
-@dataclass
-class SimRegister:
-    """A physical register: rate = base + amplitude * sin(2*pi*t/period + phase)."""
+@dataclass(frozen=True, slots=True)
+class _Curve:
+    """A stretch of a register's life: its counter at ``start`` and its rate from then on."""
 
-    name: str
-    type_code: str
+    start: float
+    counter: float  # raw units at ``start``
+    scale: float  # raw units per physical unit x second (1 / quantum)
     base: float
-    amplitude: float = 0.0
-    period: float = 600.0
-    phase: float = 0.0
-    counter: float = 0.0  # raw units (quantum), as of the simulator's last update
-    idx: int = 0
-    did: int = 0
-
-    def rate(self, t: float) -> float:
-        """The rate at time ``t`` in physical units."""
-        return self.base + self.amplitude * math.sin(2 * math.pi * t / self.period + self.phase)
+    amplitude: float
+    period: float
+    phase: float
 
     def integral(self, t0: float, t1: float) -> float:
         """Exact integral of the rate from ``t0`` to ``t1`` (physical unit x seconds)."""
@@ -73,6 +68,70 @@ class SimRegister:
             * (math.cos(omega * t0 + self.phase) - math.cos(omega * t1 + self.phase))
         )
         return self.base * (t1 - t0) + swing
+
+
+@dataclass
+class SimRegister:
+    """A physical register: rate = base + amplitude * sin(2*pi*t/period + phase).
+
+    Its counter is the exact integral of the rate. Every change of rate or counter
+    starts a new curve at that moment and keeps the old ones, so the counter at a
+    past time (a history row) never changes once it has been served; times before
+    the first curve run it backwards.
+    """
+
+    name: str
+    type_code: str
+    base: float
+    amplitude: float = 0.0
+    period: float = 600.0
+    phase: float = 0.0
+    counter: float = 0.0  # raw units (quantum) when the simulator starts
+    idx: int = 0
+    did: int = 0
+    _curves: list[_Curve] = field(default_factory=list, init=False, repr=False)
+    _starts: list[float] = field(default_factory=list, init=False, repr=False)
+
+    def rate(self, t: float) -> float:
+        """The rate at time ``t`` in physical units (of the current curve)."""
+        return self.base + self.amplitude * math.sin(2 * math.pi * t / self.period + self.phase)
+
+    def begin(self, t: float, counter: float | None = None) -> None:
+        """Start a new curve at ``t`` with the current rate parameters (and ``counter``)."""
+        if counter is None:
+            counter = self.counter_at(t) if self._curves else self.counter
+        scale = 1 / quantum(self.type_code)
+        curve = _Curve(t, counter, scale, self.base, self.amplitude, self.period, self.phase)
+        if self._starts and self._starts[-1] >= t:
+            # Several changes at one instant: the last one holds from then on.
+            self._curves[-1], self._starts[-1] = curve, t
+        else:
+            self._curves.append(curve)
+            self._starts.append(t)
+
+    def integral(self, t0: float, t1: float) -> float:
+        """The integral of the rate from ``t0`` to ``t1`` (physical unit x seconds)."""
+        return (self.counter_at(t1) - self.counter_at(t0)) * quantum(self.type_code)
+
+    def counter_at(self, t: float) -> float:
+        """The raw counter at time ``t`` (not rounded)."""
+        curve = self._curves[max(0, bisect_right(self._starts, t) - 1)]
+        return curve.counter + curve.integral(curve.start, t) * curve.scale
+
+    def counters(self, times: Sequence[float]) -> list[int]:
+        """Rounded raw counters at each of ``times`` (the inner loop of history answers)."""
+        result: list[int] = []
+        curve: _Curve | None = None
+        end = -math.inf
+        start = math.inf
+        for t in times:
+            if curve is None or not start <= t < end:
+                position = max(0, bisect_right(self._starts, t) - 1)
+                curve = self._curves[position]
+                start = self._starts[position] if position else -math.inf
+                end = self._starts[position + 1] if position + 1 < len(self._starts) else math.inf
+            result.append(round(curve.counter + curve.integral(curve.start, t) * curve.scale))
+        return result
 
 
 @dataclass
@@ -140,6 +199,21 @@ def bulk_registers(count: int) -> list[SimRegister]:
     return regs
 
 
+def power_registers(count: int) -> list[SimRegister]:
+    """``count`` power registers; every fourth is net, importing and exporting within each hour."""
+    regs: list[SimRegister] = []
+    for i in range(count):
+        net = i % 4 == 0
+        base, amplitude = (250.0, 2000.0) if net else (150.0 + 40 * i, 100.0 + 10 * i)
+        regs.append(
+            SimRegister(
+                f"Circuit {i}", "P", base, amplitude, period=420.0 + 30 * i, phase=i,
+                counter=float(10_000_000_000 * (i + 1)),
+            )
+        )  # fmt: skip
+    return regs
+
+
 def _raw_query(query_string: str) -> dict[str, str]:
     """Query parameters with ``+`` kept literal: ``reg=none+3+7`` means ranges, not spaces."""
     params: dict[str, str] = {}
@@ -198,15 +272,17 @@ class EgaugeSimulator:
     overrides: dict[str, tuple[int, str]] = field(default_factory=dict)
     # Every token handed out, revoked or not (secrets a client must never disclose).
     issued_tokens: list[str] = field(default_factory=list)
+    # The meter's oldest database row: history rows before it are left out (None: no limit).
+    history_start: float | None = None
 
     _tokens: dict[str, _Token] = field(default_factory=dict, init=False)
     _nonces: dict[str, float] = field(default_factory=dict, init=False)
-    _updated: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
+        now = self.clock()
         for i, reg in enumerate(self.registers):
             reg.idx = reg.did = i
-        self._updated = self.clock()
+            reg.begin(now)
 
     @classmethod
     def with_registers(cls, count: int, **kwargs: Any) -> EgaugeSimulator:
@@ -229,9 +305,9 @@ class EgaugeSimulator:
 
     def add_register(self, name: str, type_code: str = "P", base: float = 100.0) -> SimRegister:
         """Add a register after the existing ones (a new CT, or a meter inventing names)."""
-        self.advance()
         index = max((reg.idx for reg in self.registers), default=-1) + 1
         reg = SimRegister(name, type_code, base, idx=index, did=index)
+        reg.begin(self.clock())
         self.registers.append(reg)
         return reg
 
@@ -250,30 +326,35 @@ class EgaugeSimulator:
 
     def set_rate(self, name: str, rate: float) -> None:
         """Hold a register at a constant rate from now on."""
-        self.advance()
+        self.set_curve(name, rate)
+
+    def set_curve(
+        self, name: str, base: float, amplitude: float = 0.0, period: float | None = None
+    ) -> None:
+        """Let a register's rate follow ``base + amplitude * sin(...)`` from now on."""
+        now = self.clock()
         reg = self.register(name)
-        reg.base, reg.amplitude = rate, 0.0
+        counter = reg.counter_at(now)
+        reg.base, reg.amplitude = base, amplitude
+        if period is not None:
+            reg.period = period
+        reg.begin(now, counter)
 
     def set_counter(self, name: str, counter: int) -> None:
         """Set a register's raw counter."""
-        self.advance()
-        self.register(name).counter = float(counter)
+        self.register(name).begin(self.clock(), float(counter))
 
     def set_type(self, name: str, type_code: str) -> None:
-        """Change a register's type code."""
-        self.register(name).type_code = type_code
+        """Change a register's type code; its counter keeps its raw value."""
+        now = self.clock()
+        reg = self.register(name)
+        counter = reg.counter_at(now)
+        reg.type_code = type_code
+        reg.begin(now, counter)
 
     def remove_register(self, name: str) -> None:
         """Delete a register; the remaining ones keep their indices."""
         self.registers.remove(self.register(name))
-
-    def advance(self) -> None:
-        """Integrate every counter up to the clock's current time."""
-        now = self.clock()
-        if now > self._updated:
-            for reg in self.registers:
-                reg.counter += reg.integral(self._updated, now) / quantum(reg.type_code)
-            self._updated = now
 
     def rate_of(self, name: str) -> float:
         """The rate the meter reports now."""
@@ -281,13 +362,11 @@ class EgaugeSimulator:
 
     def counter_of(self, name: str) -> int:
         """The raw counter the meter reports now."""
-        self.advance()
-        return round(self.register(name).counter)
+        return self.counter_at(self.register(name), self.clock())
 
     def counter_at(self, reg: SimRegister, t: float) -> int:
-        """The raw counter at time ``t`` (history is the integral run backwards)."""
-        self.advance()
-        return round(reg.counter - reg.integral(t, self._updated) / quantum(reg.type_code))
+        """The raw counter at time ``t``, exactly as a history row at ``t`` carries it."""
+        return reg.counters([t])[0]
 
     # ----- auth --------------------------------------------------------------
 
@@ -411,7 +490,8 @@ class EgaugeSimulator:
             if len(fields) not in (1, 3) or any(p is None for p in points):
                 return None
             if len(fields) == 1:
-                ranges.append((min(points[0] or 0.0, now), 1.0, 1))
+                point = min(points[0] or 0.0, now)
+                ranges.append((point, 1.0, self._rows_back_to(point, 1.0, point)))
                 continue
             start, end = (p or 0.0 for p in points)
             try:
@@ -421,14 +501,23 @@ class EgaugeSimulator:
             if not step > 0:
                 return None
             end = min(end, now)
-            count = math.floor((end - start) / step) + 1 if end >= start else 0
-            ranges.append((end, step, min(count, MAX_ROWS)))
+            ranges.append((end, step, min(self._rows_back_to(start, step, end), MAX_ROWS)))
         return ranges
+
+    def _rows_back_to(self, start: float, step: float, end: float) -> int:
+        """How many rows from ``end`` back to ``start`` the database holds.
+
+        eGauge's reference does not say what a range reaching before the database's
+        oldest row returns; a round-robin database simply has no such rows, so they
+        are left out: the range keeps its ``ts`` and gets fewer (or no) rows.
+        """
+        if self.history_start is not None:
+            start = max(start, self.history_start)
+        return math.floor((end - start) / step) + 1 if end >= start else 0
 
     async def _register(self, request: web.Request) -> web.Response:
         if not self.users[request["usr"]].view_data:
             return web.json_response({"error": "Forbidden."}, status=403)
-        self.advance()
         now = self.clock()
         query = _raw_query(request.raw_path.partition("?")[2])
         selected = self._select(query.get("reg", "all"))
@@ -457,7 +546,9 @@ class EgaugeSimulator:
     def _range(
         self, regs: Sequence[SimRegister], ts: float, step: float, count: int, *, delta: bool
     ) -> dict[str, Any]:
-        rows = [[self.counter_at(reg, ts - i * step) for reg in regs] for i in range(count)]
+        times = [ts - i * step for i in range(count)]
+        columns = [reg.counters(times) for reg in regs]
+        rows = [list(row) for row in zip(*columns, strict=True)] if columns else [[]] * count
         if delta:
             rows = rows[:1] + [
                 [cur - prev for cur, prev in zip(row, rows[i], strict=True)]
@@ -522,8 +613,23 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--registers", type=int, help="N generic registers instead of the demo")
+    parser.add_argument("--power-registers", type=int, help="N power registers instead")
+    parser.add_argument("--serial", help="the meter's serial number")
+    parser.add_argument(
+        "--history-days", type=float, help="history starts this many days ago (default: no limit)"
+    )
     args = parser.parse_args()
-    sim = EgaugeSimulator.with_registers(args.registers) if args.registers else EgaugeSimulator()
+    sim = (
+        EgaugeSimulator.with_registers(args.registers)
+        if args.registers
+        else EgaugeSimulator(registers=power_registers(args.power_registers))
+        if args.power_registers
+        else EgaugeSimulator()
+    )
+    if args.serial:
+        sim.serial = args.serial
+    if args.history_days is not None:
+        sim.history_start = sim.clock() - args.history_days * 86_400
     print(f"eGauge simulator at http://{args.host}:{args.port} (owner/secret)")
     print(json.dumps({"serial": sim.serial, "registers": len(sim.registers)}))
     web.run_app(sim.make_app(), host=args.host, port=args.port)

@@ -31,6 +31,8 @@ import uuid
 
 from aiohttp import web
 
+from .enapter_history import history_for
+
 TOKEN = "enapter-sim-token-0123456789abcdef"
 EXPIRED_TOKEN = "enapter-sim-token-expired"
 _NS = uuid.UUID("6f1c1d38-31b5-4a0d-9a5e-8f5f3c2b9e10")
@@ -38,6 +40,10 @@ _DEVICE_KEY = re.compile(r"^devices\[(.+)\]$")
 _INTERVAL = re.compile(r"^(\d+)(s|m|h)?$")
 # Values a user sets or a physical law fixes do not wander.
 _SETPOINTS = frozenset({"production_rate", "power_factor", "voltage", "soc"})
+# Energy meters count up, never down: they only grow between polls.
+_COUNTERS = frozenset({"import_energy", "export_energy"})
+# Roles from least to most privileged (a command's access_level, a device's authorized_role).
+_ROLES = ("readonly", "user", "owner", "installer", "vendor", "system")
 
 
 def _uid(name: str) -> str:
@@ -96,6 +102,15 @@ ELECTROLYSER_MANIFEST: dict[str, Any] = {
         "h2_outlet_pressure": _attr("H2 Outlet Pressure", "float", "bar"),
         "power": _attr("Power Consumption", "float", "W"),
         "production_rate": _attr("Production Rate", "float", "%"),
+        "operating_mode": _attr(
+            "Operating Mode",
+            "string",
+            enum={
+                "eco": {"display_name": "Eco"},
+                "max_production": {"display_name": "Maximum Production"},
+                "follow_grid": {"display_name": "Follow Grid Signal"},
+            },
+        ),
         "electrolyte_level": _attr(
             "Electrolyte Level", "string", enum=["empty", "low", "medium", "high"]
         ),
@@ -121,8 +136,65 @@ ELECTROLYSER_MANIFEST: dict[str, Any] = {
                     "required": True,
                     "min": 60,
                     "max": 100,
+                    "unit": "%",
                 }
             },
+        },
+        "set_operating_mode": {
+            "display_name": "Set Operating Mode",
+            "group": "electrolyser",
+            "arguments": {
+                "mode": {
+                    "display_name": "Mode",
+                    "type": "string",
+                    "required": True,
+                    "enum": {
+                        "eco": {"display_name": "Eco"},
+                        "max_production": {"display_name": "Maximum Production"},
+                        "follow_grid": {"display_name": "Follow Grid Signal"},
+                    },
+                }
+            },
+        },
+        "set_ramp_rates": {
+            "display_name": "Set Ramp Rates",
+            "group": "electrolyser",
+            "access_level": "owner",
+            "arguments": {
+                "ramp_up": {
+                    "display_name": "Ramp Up",
+                    "type": "float",
+                    "required": True,
+                    "min": 1,
+                    "max": 20,
+                    "unit": "%/min",
+                },
+                "ramp_down": {
+                    "display_name": "Ramp Down",
+                    "type": "float",
+                    "required": True,
+                    "min": 1,
+                    "max": 50,
+                    "unit": "%/min",
+                },
+                "hold_pressure": {"display_name": "Hold Pressure", "type": "boolean"},
+            },
+        },
+        "set_label": {
+            "display_name": "Set Label",
+            "group": "maintenance",
+            "arguments": {"label": {"display_name": "Label", "type": "string", "required": True}},
+        },
+        "calibrate_sensors": {
+            "display_name": "Calibrate Sensors",
+            "group": "maintenance",
+            "access_level": "installer",
+        },
+        "factory_reset": {
+            "display_name": "Factory Reset",
+            "group": "maintenance",
+            "access_level": "vendor",
+            "confirmation": {"severity": "warning", "title": "Reset to factory settings?"},
         },
     },
     "alerts": {
@@ -163,6 +235,21 @@ BATTERY_MANIFEST: dict[str, Any] = {
     "commands": {
         "enable_charging": {"display_name": "Enable Charging", "group": "battery"},
         "disable_charging": {"display_name": "Disable Charging", "group": "battery"},
+        "set_charge_limit": {
+            "display_name": "Set Charge Limit",
+            "group": "battery",
+            "access_level": "owner",
+            "arguments": {
+                "limit": {
+                    "display_name": "Limit",
+                    "type": "integer",
+                    "required": True,
+                    "min": 50,
+                    "max": 100,
+                    "unit": "%",
+                }
+            },
+        },
     },
 }
 
@@ -240,7 +327,11 @@ class SimDevice:
     slug: str = ""
     blueprint_id: str = ""
     online: bool = True
+    # The token's role on the device: commands whose access_level is above it get 403.
+    authorized_role: str = "INSTALLER"
     telemetry: dict[str, tuple[int | None, Any]] = field(default_factory=dict)
+    # What commands set that no telemetry reports (a charge limit, ramp rates).
+    settings: dict[str, Any] = field(default_factory=dict)
     updated_at: str = field(default_factory=_now_iso)
 
     def to_dto(self, expand: set[str]) -> dict[str, Any]:
@@ -252,7 +343,7 @@ class SimDevice:
             "updated_at": self.updated_at,
             "slug": self.slug,
             "type": self.type,
-            "authorized_role": "INSTALLER",
+            "authorized_role": self.authorized_role,
         }
         if "manifest" in expand:
             dto["manifest"] = copy.deepcopy(self.manifest)
@@ -304,6 +395,9 @@ class EnapterSimulator:
         self.executions: list[dict[str, Any]] = []
         self.command_outcome: str | int | None = None
         self.command_error_message = "Stack pressure too high"
+        # How a command above the token's role is refused: "role" names the permission,
+        # "token" answers exactly like an invalid token (Enapter documents 403 as that).
+        self.role_refusal = "role"
         self._fail: list[int] = []
         self._fail_after = 0
         self._rate_limit: list[str] = []
@@ -411,6 +505,7 @@ class EnapterSimulator:
                 "h2_outlet_pressure": 0.4,
                 "power": 35.0,
                 "production_rate": 100.0,
+                "operating_mode": "eco",
                 "electrolyte_level": "high",
                 "has_error": False,
                 "uptime": 3600,
@@ -463,7 +558,9 @@ class EnapterSimulator:
             for name, value in values.items():
                 if name in _SETPOINTS:
                     continue
-                if isinstance(value, float):
+                if name in _COUNTERS and isinstance(value, float):
+                    values[name] = round(value + self._rng.uniform(0.0, 0.005), 3)
+                elif isinstance(value, float):
                     values[name] = round(value * (1 + self._rng.uniform(-0.02, 0.02)), 3)
                 elif isinstance(value, int) and not isinstance(value, bool) and name == "uptime":
                     values[name] = value + 3
@@ -719,6 +816,22 @@ class EnapterSimulator:
                     f"Argument {arg_name!r} is required.",
                     argument=arg_name,
                 )
+        needed = str(spec.get("access_level", "user")).lower()
+        role = device.authorized_role.lower().replace("_", "")
+        if needed in _ROLES and role in _ROLES and _ROLES.index(role) < _ROLES.index(needed):
+            if self.role_refusal == "token":
+                return _error(
+                    403,
+                    "invalid_header",
+                    "Authentication token is invalid.",
+                    header="X-Enapter-Auth-Token",
+                )
+            return _error(
+                403,
+                "forbidden",
+                f"Access level {needed} is required to execute {name}.",
+                required_access_level=needed,
+            )
         outcome = self.command_outcome
         if isinstance(outcome, int):
             return _error(outcome, "command_failed", f"Simulated HTTP {outcome} for {name}.")
@@ -764,6 +877,10 @@ class EnapterSimulator:
                     values["status"] = "idle"
             elif name == "set_production_rate":
                 values["production_rate"] = float(arguments["rate"])
+            elif name == "set_operating_mode":
+                values["operating_mode"] = arguments["mode"]
+            elif name in ("set_ramp_rates", "set_label"):
+                device.settings.update(arguments)
         elif device.kind == "battery":
             if name == "enable_charging":
                 values["charging"] = True
@@ -771,11 +888,24 @@ class EnapterSimulator:
             elif name == "disable_charging":
                 values["charging"] = False
                 values["status"] = "discharging" if values["power"] else "idle"
+            elif name == "set_charge_limit":
+                device.settings["limit"] = arguments["limit"]
         now = int(self._clock())
         for attr, value in values.items():
             if device.telemetry.get(attr, (None, None))[1] != value:
                 device.telemetry[attr] = (now, value)
         return {}
+
+    async def _get_execution(self, request: web.Request) -> web.Response:
+        device = self._find_device(request)
+        execution_id = request.match_info["execution_id"]
+        for execution in self.executions:
+            if device is not None and (execution["id"], execution["device_id"]) == (
+                execution_id,
+                device.id,
+            ):
+                return web.json_response({"execution": execution})
+        return _error(404, "not_found", "Command execution not found.")
 
     async def _drift_loop(self, interval: float) -> None:
         while True:
@@ -793,8 +923,13 @@ class EnapterSimulator:
             app.router.add_get(f"{prefix}/v3/devices", self._list_devices)
             app.router.add_get(f"{prefix}/v3/devices/{{device_id}}", self._get_device)
             app.router.add_get(f"{prefix}/v3/telemetry/latest", self._latest)
+            app.router.add_post(f"{prefix}/v3/telemetry/query_timeseries", history_for(self).handle)
             app.router.add_post(
                 f"{prefix}/v3/devices/{{device_id}}/execute_command", self._execute_command
+            )
+            app.router.add_get(
+                f"{prefix}/v3/devices/{{device_id}}/command_executions/{{execution_id}}",
+                self._get_execution,
             )
         if drift_interval:
 

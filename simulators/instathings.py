@@ -211,7 +211,8 @@ class InstathingsSimulator:
     ``fail_next(n, status, retry_after)``, ``drop_websockets(abrupt)``,
     ``emit(event)``, ``emit_raw(text)``, ``emit_other_events()``,
     ``pair_device(...)``, ``unpair_device(id)``, ``set_software_version(v)``,
-    ``set_gateway_connected(flag)``, ``tick()`` (one round of drifting values);
+    ``set_gateway_connected(flag)``, ``tick()`` (one round of drifting values),
+    ``add_missed(id, times_ms)`` (records sent while nobody listened, no events);
     hostile ones: ``add_data(id, data, ts=...)`` (a record at any time, a clock from
     the far future say, without moving the others' times), ``list_devices(n)`` (made-up
     devices in the device list, without events).
@@ -396,6 +397,24 @@ class InstathingsSimulator:
         record = self._record(device_id, data, self._next_ts() if ts is None else ts)
         await self.emit({"action": "data", "payload": record})
         return record
+
+    def add_missed(self, device_id: str, times_ms: list[int]) -> list[dict[str, Any]]:
+        """Records a device sent while nobody listened (a dropped websocket, a restart).
+
+        Stored at the given times (the REST API answers them), no event pushed; values
+        drift between them as they would have, the plug's energy counting on.
+        """
+        source = {SENSOR_ID: self.sensor_data, PLUG_ID: self.plug_data}.get(
+            device_id, self.virtual_data
+        )
+        stored = []
+        previous: int | None = None
+        for ts in times_ms:
+            self._drift((ts - previous) / 1000 if previous is not None else 60.0)
+            previous = ts
+            self._last_ts = max(self._last_ts, ts)
+            stored.append(self._record(device_id, source(), ts))
+        return stored
 
     async def tick(self, seconds: float = 5.0) -> None:
         """One round of drifting values: a new record (and event) per sensor device."""

@@ -155,6 +155,7 @@ class NetemeraSimulator:
     ``forbidden`` / ``forbidden_status`` (405 as documented), ``fail_next(n, status,
     retry_after)``, ``drop_streams(abort=False)``, ``emit(uplink)``,
     ``emit_raw(text)``, ``send_uplink(dev_eui)``, ``tick()``, ``resend_last(dev_eui)``,
+    ``send_missed(dev_eui, recv_times)`` (uplinks received while nobody listened),
     ``duplicate_next``, ``keepalive_interval``, ``multiline_every``, ``line_ending``,
     ``history_limit`` (cap answers; the doc defines none), ``history_newest_first``
     (the doc defines no order either), ``audience``.
@@ -297,17 +298,31 @@ class NetemeraSimulator:
             dev_euis.append(dev_eui)
         return dev_euis
 
+    def send_missed(self, dev_eui: str, recv_times: list[datetime]) -> list[str]:
+        """Uplinks of a device the server received while nobody listened; return their ids.
+
+        Stored like any uplink (history answers them, a resume with ``Last-Event-ID``
+        replays them), but not pushed to the streams open now: as if a client had
+        been disconnected (or Home Assistant down) at those ``recv_times``.
+        """
+        device = self.devices[dev_eui]
+        ids = []
+        for moment in recv_times:
+            device.drift(self.rng)
+            ids.append(self.emit(self.make_uplink(device, moment), push=False))
+        return ids
+
     def tick(self) -> None:
         """Every device sends one uplink."""
         for dev_eui in list(self.devices):
             self.send_uplink(dev_eui)
 
-    def emit(self, uplink: dict[str, Any]) -> str:
+    def emit(self, uplink: dict[str, Any], *, push: bool = True) -> str:
         """Store an uplink (for history and replay) and push it to open streams; return its id."""
         self._last_id = max(int(time.time() * 1000), self._last_id + 1)
         self.events.append((self._last_id, uplink))
         frame = self._frame(self._last_id, uplink)
-        for queue in self._streams:
+        for queue in self._streams if push else ():
             queue.put_nowait(frame)
         if self.duplicate_next > 0:
             self.duplicate_next -= 1

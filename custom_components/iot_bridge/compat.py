@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from homeassistant.components.recorder.models import StatisticMeanType, StatisticMetaData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
@@ -51,6 +52,7 @@ __all__ = [
     "CONCENTRATION_UG_PER_M3",
     "BinarySensorDeviceClass",
     "device_by_identifier",
+    "statistic_metadata",
     "via_device",
     "vol",
 ]
@@ -83,3 +85,32 @@ def via_device(hass: HomeAssistant, parent: tuple[str, str], entry_id: str) -> D
     if (device := device_by_identifier(hass, parent, entry_id)) is None:
         return DeviceInfo()
     return DeviceInfo(via_device_id=device.id)
+
+
+# 2025.10 added ``unit_class`` to statistics metadata (required from 2026.11); older recorders
+# build their metadata row from the dict's keys and fail on one they do not know.
+_METADATA_HAS_UNIT_CLASS: Final = "unit_class" in StatisticMetaData.__annotations__
+
+
+def statistic_metadata(
+    *,
+    source: str,
+    statistic_id: str,
+    name: str | None,
+    unit: str | None,
+    unit_class: str | None,
+    has_sum: bool,
+    mean_type: StatisticMeanType,
+) -> StatisticMetaData:
+    """Return statistics metadata that this release's recorder accepts."""
+    metadata: dict[str, Any] = {
+        "source": source,
+        "statistic_id": statistic_id,
+        "name": name,
+        "unit_of_measurement": unit,
+        "has_sum": has_sum,
+        "mean_type": mean_type,
+    }
+    if _METADATA_HAS_UNIT_CLASS:
+        metadata["unit_class"] = unit_class
+    return cast(StatisticMetaData, metadata)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -11,10 +11,15 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util.json import JsonObjectType
 
 from .api.errors import ApiError, ApiRateLimitError
 from .const import LOGGER
 from .errors import update_error_for
+from .late_readings import LateReading, LateStatistics
+
+# Runs a command with its arguments on one device; returns what the device answered.
+type BoundCommandRunner = Callable[[str, Mapping[str, Any]], Awaitable[JsonObjectType]]
 
 
 class IotBridgeCoordinator[DataT](DataUpdateCoordinator[DataT]):
@@ -53,6 +58,7 @@ class IotBridgeCoordinator[DataT](DataUpdateCoordinator[DataT]):
         self._device_listeners: dict[Any, set[CALLBACK_TYPE]] = {}
         self._catalog_listeners: set[CALLBACK_TYPE] = set()
         self._catalog_changed = False
+        self._late: LateStatistics | None = None
 
     # --- what a vendor coordinator provides -----------------------------------
 
@@ -75,6 +81,10 @@ class IotBridgeCoordinator[DataT](DataUpdateCoordinator[DataT]):
     def diagnostics(self) -> dict[str, Any]:
         """Return vendor data for diagnostics; secrets are redacted by the caller."""
         return {}
+
+    def command_runner(self, device_id: str) -> BoundCommandRunner | None:
+        """What runs any command of a device (registry id) for ``run_command``; None if none."""
+        return None
 
     async def _async_fetch(self) -> DataT:
         """Fetch fresh data from the vendor; raise ApiError on failure."""
@@ -131,6 +141,27 @@ class IotBridgeCoordinator[DataT](DataUpdateCoordinator[DataT]):
         for key in set(device_keys):
             for update_callback in list(self._device_listeners.get(key, ())):
                 update_callback()
+
+    # --- late readings (late_readings.py) -------------------------------------
+
+    @callback
+    def async_record_late(
+        self,
+        device_key: str,
+        description_key: str,
+        readings: Iterable[LateReading],
+        *,
+        unit: str | None,
+    ) -> None:
+        """Put late readings of one sensor into its own long-term statistics (in the background).
+
+        For readings that must not become its state (older than what it shows, or
+        superseded within a catch-up); ``unit`` is the unit the values are in (the
+        sensor's native unit). Never raises; see late_readings.py for what is written.
+        """
+        if self._late is None:
+            self._late = LateStatistics(self.hass, self.config_entry)
+        self._late.async_add(device_key, description_key, readings, unit)
 
     # --- dynamic entity catalog -----------------------------------------------
 

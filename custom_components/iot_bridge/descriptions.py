@@ -6,6 +6,10 @@ for actions, ``CoordinatorT``, the vendor's own coordinator. A vendor declares, 
 ``IotBridgeSensorEntityDescription[LoggerState]`` and mypy checks every ``value_fn``
 against that type. ``available_fn`` lets one value go unavailable (a register that
 vanished) without touching the rest of its device.
+
+Switches, numbers and selects that no device report confirms (they show what they
+last sent) set ``assumed_state`` and a ``restore_fn``: after a restart the entity
+hands its last state back to the vendor's model through it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorEntityDescription
 from homeassistant.components.button import ButtonEntityDescription
+from homeassistant.components.number import NumberEntityDescription
+from homeassistant.components.select import SelectEntityDescription
 from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.components.switch import SwitchEntityDescription
 from homeassistant.helpers.typing import StateType
@@ -25,6 +31,10 @@ from homeassistant.helpers.typing import StateType
 type SensorValue = StateType | date | datetime | Decimal
 # An action on one device: the vendor's coordinator and the device's key.
 type ActionFn[CoordinatorT] = Callable[[CoordinatorT, str], Awaitable[None]]
+# An action that sets a value on one device (a number, an option).
+type SetFn[CoordinatorT, ValueT] = Callable[[CoordinatorT, str, ValueT], Awaitable[None]]
+# Hands the state an entity showed before a restart back to the vendor's model.
+type RestoreFn[CoordinatorT, ValueT] = Callable[[CoordinatorT, str, ValueT], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +62,32 @@ class IotBridgeSwitchEntityDescription[DeviceT, CoordinatorT](SwitchEntityDescri
     turn_on_fn: ActionFn[CoordinatorT]
     turn_off_fn: ActionFn[CoordinatorT]
     available_fn: Callable[[DeviceT], bool] | None = None
+    # Nothing the device reports confirms the state: it is the last one sent.
+    assumed_state: bool = False
+    restore_fn: RestoreFn[CoordinatorT, bool] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IotBridgeNumberEntityDescription[DeviceT, CoordinatorT](NumberEntityDescription):
+    """A number read from device data and set through the vendor."""
+
+    value_fn: Callable[[DeviceT], float | None]
+    set_fn: SetFn[CoordinatorT, float]
+    available_fn: Callable[[DeviceT], bool] | None = None
+    assumed_state: bool = False
+    restore_fn: RestoreFn[CoordinatorT, float] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IotBridgeSelectEntityDescription[DeviceT, CoordinatorT](SelectEntityDescription):
+    """A select whose option is read from device data and chosen through the vendor."""
+
+    current_fn: Callable[[DeviceT], str | None]
+    select_fn: SetFn[CoordinatorT, str]
+    available_fn: Callable[[DeviceT], bool] | None = None
+    attributes_fn: Callable[[DeviceT], dict[str, Any] | None] | None = None
+    assumed_state: bool = False
+    restore_fn: RestoreFn[CoordinatorT, str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,4 +105,6 @@ type IotBridgeEntityDescription = (
     | IotBridgeBinarySensorEntityDescription[Any]
     | IotBridgeSwitchEntityDescription[Any, Any]
     | IotBridgeButtonEntityDescription[Any, Any]
+    | IotBridgeNumberEntityDescription[Any, Any]
+    | IotBridgeSelectEntityDescription[Any, Any]
 )

@@ -56,6 +56,8 @@ async def async_get_config_entry_diagnostics(
             "vendor": async_redact_data(coordinator.diagnostics(), redacted),
         }
     )
+    if runtime.history is not None:
+        diagnostics["energy_history"] = runtime.history.diagnostics()
     return diagnostics
 
 

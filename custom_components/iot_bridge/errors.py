@@ -9,6 +9,7 @@ from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryNotReady,
     HomeAssistantError,
+    ServiceValidationError,
 )
 from homeassistant.helpers.update_coordinator import UpdateFailed
 
@@ -83,9 +84,19 @@ def setup_error_for(err: ApiError) -> Exception:
 
 @asynccontextmanager
 async def command_errors(action: str) -> AsyncIterator[None]:
-    """Turn a failed user action (switch, button) into a translated error."""
+    """Turn a failed user action (switch, button, number, select) into a translated error.
+
+    A refusal of the credentials' role (``ApiForbiddenError``) says so and starts no
+    re-authentication: the credentials work, they just may not do this.
+    """
     try:
         yield
+    except ApiForbiddenError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="action_forbidden",
+            translation_placeholders={"action": action},
+        ) from err
     except ApiCommandError as err:
         raise HomeAssistantError(
             translation_domain=DOMAIN,
@@ -104,3 +115,22 @@ async def command_errors(action: str) -> AsyncIterator[None]:
             translation_key="action_failed",
             translation_placeholders={"action": action, "error": str(err)},
         ) from err
+
+
+# What is wrong with an argument -> its translation key (``exceptions.argument_<problem>``).
+ARGUMENT_PROBLEMS = frozenset({"unknown", "missing", "type", "min", "max", "option"})
+
+
+def argument_error(
+    command: str, argument: str, problem: str, expected: str = ""
+) -> ServiceValidationError:
+    """A translated error naming the argument a command cannot be sent with, and why."""
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=f"argument_{problem}" if problem in ARGUMENT_PROBLEMS else "argument_type",
+        translation_placeholders={
+            "command": command,
+            "argument": argument,
+            "expected": expected or "-",
+        },
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity
-from homeassistant.const import Platform
+from homeassistant.const import STATE_OFF, STATE_ON, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
 
 from .descriptions import IotBridgeSwitchEntityDescription
 from .entity import IotBridgeEntity, async_setup_platform_entities
@@ -26,10 +27,20 @@ async def async_setup_entry(
     async_setup_platform_entities(entry, Platform.SWITCH, IotBridgeSwitch, async_add_entities)
 
 
-class IotBridgeSwitch(IotBridgeEntity, SwitchEntity):
+class IotBridgeSwitch(IotBridgeEntity, SwitchEntity, RestoreEntity):
     """A switch; the vendor's functions update device data, which this reads back."""
 
     entity_description: IotBridgeSwitchEntityDescription[Any, Any]
+
+    async def async_added_to_hass(self) -> None:
+        """Give a switch nothing confirms its state from before the restart."""
+        await super().async_added_to_hass()
+        self._attr_assumed_state = self.entity_description.assumed_state
+        restore_fn = self.entity_description.restore_fn
+        if restore_fn is None or (last := await self.async_get_last_state()) is None:
+            return
+        if last.state in (STATE_ON, STATE_OFF):
+            restore_fn(self.coordinator, self.device_key, last.state == STATE_ON)
 
     @property
     def is_on(self) -> bool | None:

@@ -22,6 +22,7 @@ from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, Tex
 from .compat import vol
 from .coordinator import IotBridgeCoordinator
 from .descriptions import IotBridgeEntityDescription
+from .energy_history import EnergyHistory, EnergyHistorySource
 
 # Form fields for passwords, secrets and tokens: masked as the user types.
 SECRET_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
@@ -63,6 +64,8 @@ class IotBridgeRuntime[CoordinatorT: IotBridgeCoordinator[Any]]:
 
     vendor: Vendor[CoordinatorT]
     coordinator: CoordinatorT
+    # Set when the vendor's device keeps energy records (``Vendor.energy_history``).
+    history: EnergyHistory | None = None
 
 
 # An entry of one vendor: ``VendorConfigEntry[EfentoCoordinator]``.
@@ -134,3 +137,10 @@ class Vendor[CoordinatorT: IotBridgeCoordinator[Any]](ABC):
         self, coordinator: CoordinatorT, platform: Platform
     ) -> Iterable[tuple[str, IotBridgeEntityDescription]]:
         """Return (device key, description) for every entity the platform should have now."""
+
+    def energy_history(self, coordinator: CoordinatorT) -> EnergyHistorySource | None:
+        """Return the device's own energy records, when it keeps any (see energy_history.py).
+
+        Such a vendor also offers ``HistoryOptionsFlow`` so the user picks the backfill period.
+        """
+        return None

@@ -638,3 +638,40 @@ async def test_row_length_mismatch_is_logged_once_per_meter(
     warnings = [r for r in caplog.records if "register row has" in r.getMessage()]
     assert len(warnings) == 1
     assert warnings[0].filename == "egauge.py"  # the record names the parser, not the helper
+
+
+async def test_history_of_chosen_registers_and_from_where_the_meter_has_rows(
+    client: EgaugeClient, sim: EgaugeSimulator, clock: Clock
+) -> None:
+    end = int(clock.now) // 3600 * 3600
+    start = end - 3600
+    rows = await client.get_history(start, end, 60, [2, 0])
+    assert len(rows) == 61
+    assert [moment for moment, _ in rows] == [float(start + 60 * i) for i in range(61)]
+    assert all(set(counters) == {"Grid", "House"} for _, counters in rows)
+    for moment, counters in rows:
+        assert counters["Grid"] == sim.counter_at(sim.register("Grid"), moment)
+    assert "reg=none+0+2" in sim.register_queries[-1].replace(" ", "+")
+
+    # A meter whose database starts at half past: the earlier rows are simply absent.
+    sim.history_start = start + 1800
+    rows = await client.get_history(start, end, 60, [0])
+    assert [moment for moment, _ in rows] == [float(start + 1800 + 60 * i) for i in range(31)]
+    sim.history_start = end + 60
+    assert await client.get_history(start, end, 60, [0]) == []
+
+
+def test_simulator_history_never_changes_once_served() -> None:
+    """Rows of the past stay what they were when rates and counters change later."""
+    now = [1_700_000_000.0]
+    sim = EgaugeSimulator(clock=lambda: now[0])
+    grid = sim.register("Grid")
+    past = [now[0] - 600 + 60 * i for i in range(11)]
+    before = grid.counters(past)
+    now[0] += 300
+    sim.set_rate("Grid", -5000)
+    now[0] += 300
+    sim.set_counter("Grid", 42)
+    now[0] += 60
+    assert grid.counters(past) == before
+    assert sim.counter_of("Grid") == 42 - 5000 * 60

@@ -22,6 +22,7 @@ from custom_components.iot_bridge.api.errors import (
     ApiAuthError,
     ApiCommandError,
     ApiConnectionError,
+    ApiForbiddenError,
     ApiPayloadError,
     ApiRateLimitError,
 )
@@ -278,11 +279,22 @@ async def test_list_devices_paginates_and_parses_manifests(
     assert manifest.commands["start"].group == "electrolyser"
     rate = manifest.commands["set_production_rate"].arguments["rate"]
     assert rate.required is True
-    assert (rate.min, rate.max, rate.type) == (60.0, 100.0, "float")
+    assert (rate.min, rate.max, rate.type, rate.unit) == (60.0, 100.0, "float", "%")
+    assert manifest.commands["start"].access_level == "user"  # the default
+    assert manifest.commands["factory_reset"].access_level == "vendor"
+    mode = manifest.commands["set_operating_mode"].arguments["mode"]
+    assert mode.enum == ("eco", "max_production", "follow_grid")
+    assert mode.enum_names["max_production"] == "Maximum Production"
+    assert status.enum_names["steady"] == "Steady"
+    assert manifest.telemetry["electrolyte_level"].enum_names == {}
     assert manifest.properties["serial_number"].type == "string"
 
     assert battery.manifest is not None
-    assert set(battery.manifest.commands) == {"enable_charging", "disable_charging"}
+    assert set(battery.manifest.commands) == {
+        "enable_charging",
+        "disable_charging",
+        "set_charge_limit",
+    }
     assert battery.manifest.telemetry["remaining_energy"].unit == "kWh"
     assert meter.manifest is not None
     assert meter.manifest.telemetry["reactive_power"].unit == "VAR"
@@ -529,6 +541,33 @@ async def test_invalid_or_expired_token_is_auth_error(
     assert "invalid_header" in str(err.value)
     assert token not in str(err.value)
     assert token not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("refusal", "error"), [("role", ApiForbiddenError), ("token", ApiAuthError)]
+)
+async def test_a_command_above_the_role_is_refused(
+    sim: EnapterSimulator, cloud: EnapterClient, refusal: str, error: type[Exception]
+) -> None:
+    """A body naming the permission is a role refusal; one like a bad token's cannot be told."""
+    sim.role_refusal = refusal
+    sim.battery.authorized_role = "USER"
+    with pytest.raises(error, match="HTTP 403"):
+        await cloud.execute_command(sim.battery.id, "set_charge_limit", {"limit": 60})
+    # Reading, and the commands the role allows, work with the same token.
+    await cloud.execute_command(sim.battery.id, "disable_charging")
+    assert await cloud.latest_telemetry({sim.battery.id: ["charging"]})
+    assert [e["request"]["name"] for e in sim.executions] == ["disable_charging"]
+
+
+async def test_an_execution_echoes_its_arguments(
+    sim: EnapterSimulator, cloud: EnapterClient
+) -> None:
+    result = await cloud.execute_command(
+        sim.electrolyser.id, "set_ramp_rates", {"ramp_up": 2.5, "ramp_down": 5}
+    )
+    assert result.arguments == {"ramp_up": 2.5, "ramp_down": 5}
+    assert result.execution_id == sim.executions[-1]["id"]
 
 
 async def test_token_expiring_between_polls(sim: EnapterSimulator, cloud: EnapterClient) -> None:

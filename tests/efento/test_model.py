@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 import json
 from typing import Any
+from unittest.mock import patch
 
 from custom_components.iot_bridge.api.efento import (
     HeartbeatMessage,
@@ -19,6 +20,7 @@ from custom_components.iot_bridge.efento.model import (
     EfentoState,
     GatewayState,
     LoggerState,
+    late_values,
 )
 
 B1 = "282C024FFFB1"
@@ -252,3 +254,62 @@ def test_store_skips_an_unreadable_logger_or_channel() -> None:
     assert list(restored.loggers) == [B2, B1]
     assert list(restored.loggers[B2].channels) == [1]
     assert dropped == ["logger", "channel"]
+
+
+def test_what_is_not_applied_comes_back_as_late() -> None:
+    state = EfentoState()
+    newer = _measurement(B1, 1, "2024-10-12 15:30:00 UTC", [_param(1, "temperature", 20)])
+    older = _measurement(B1, 1, "2024-10-12 15:29:00 UTC", [_param(1, "temperature", 10)])
+    outcome = state.apply_measurements(_measurements(newer, older, newer), NOW)
+    # The older one is history; the applied one (twice in the message) is the state.
+    assert [item.measured_at for item in outcome.late] == [MEASURED + timedelta(seconds=39)]
+    # The same message again: the older one is late again, the shown one is a repeat.
+    again = state.apply_measurements(_measurements(newer, older), NOW)
+    assert [item.measured_at for item in again.late] == [MEASURED + timedelta(seconds=39)]
+    # A refused logger's measurements are nobody's history.
+    state.loggers.clear()
+    with patch("custom_components.iot_bridge.efento.model.MAX_LOGGERS", 0):
+        assert state.apply_measurements(_measurements(newer, older), NOW).late == ()
+
+
+def test_an_overdue_newest_is_history_once_a_reading_is_shown() -> None:
+    state = EfentoState()
+    state.apply_measurements(_measurements(_measurement(B1, 1, "2024-10-12 11:00:00 UTC")), NOW)
+    # From a resent buffer: its schedule (the next measurement at 12:03) ran out long ago.
+    stale = _measurement(
+        B1,
+        1,
+        "2024-10-12 12:00:00 UTC",
+        [_param(1, "temperature", 15)],
+        measurement_interval=180,
+    )
+    outcome = state.apply_measurements(_measurements(stale), NOW)
+    assert not outcome.touched
+    assert [item.measured_at for item in outcome.late] == [datetime(2024, 10, 12, 12, tzinfo=UTC)]
+    assert state.loggers[B1].measured_at == datetime(2024, 10, 12, 11, tzinfo=UTC)
+    # A logger we hold nothing of takes its newest reading, overdue or not.
+    fresh_state = EfentoState()
+    assert fresh_state.apply_measurements(_measurements(stale), NOW).touched == {B1}
+
+
+def test_late_values_are_the_good_numbers_of_channels_that_can_have_an_entity() -> None:
+    message = _measurements(
+        _measurement(
+            B1,
+            1,
+            params=[
+                _param(1, "temperature", 21.5),
+                _param(2, "humidity", 40, status="error"),
+                _param(3, "open-close", "open"),
+                _param(4, "Bad Type!", 1),
+                _param(999, "temperature", 1),
+                _param(5, "co2_level", 400),
+            ],
+            signal=10**400,
+        )
+    )
+    (item,) = message.measurements
+    assert list(late_values(item)) == [
+        ("ch1_temperature", "°C", 21.5),
+        ("ch5_co2_level", None, 400.0),
+    ]

@@ -115,7 +115,8 @@ async def test_button_runs_its_command(
                 "error": "command start: HTTP 500: Simulated HTTP 500 for start. (command_failed)",
             },
         ),
-        (403, None, "action_auth_failed", {"action": "run Start Production"}),
+        # Polling with the same token works: the role was refused, not the token.
+        (403, None, "action_forbidden", {"action": "run Start Production"}),
     ],
 )
 async def test_failed_commands_raise_translated_errors(

@@ -211,13 +211,14 @@ async def test_telemetry_and_commands_past_the_limit_are_ignored(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(model, "MAX_TELEMETRY", 12)
-    monkeypatch.setattr(model, "MAX_COMMANDS", 4)
-    flood = sim.add_device("custom", lab_id, name="Flood", manifest=_manifest(20, 7))
+    # The electrolyser's nine commands fit; the flood's last three do not.
+    monkeypatch.setattr(model, "MAX_COMMANDS", 9)
+    flood = sim.add_device("custom", lab_id, name="Flood", manifest=_manifest(20, 12))
     entry = await setup_entry()
     assert hass.states.get("sensor.flood_value_11") is not None
     assert hass.states.get("sensor.flood_value_12") is None
-    assert hass.states.get("button.flood_do_3") is not None
-    assert hass.states.get("button.flood_do_4") is None
+    assert hass.states.get("button.flood_do_8") is not None
+    assert hass.states.get("button.flood_do_9") is None
     # Only what has entities is asked for on every poll.
     latest = [request for request in sim.requests if request.path == LATEST][-1]
     assert len(latest.query[f"devices[{flood.id}]"].split(",")) == 12

@@ -63,6 +63,7 @@ def _device(
     manifest: Manifest | None = HEATER,
     type_: str | None = "LUA",
     connectivity: Connectivity = "ONLINE",
+    role: str | None = None,
 ) -> EnapterDevice:
     return EnapterDevice(
         id=device_id,
@@ -72,6 +73,7 @@ def _device(
         type=type_,
         slug=None,
         connectivity=connectivity,
+        authorized_role=role,
         manifest=manifest,
     )
 
@@ -212,8 +214,8 @@ def test_a_command_shows_until_the_next_poll_and_is_assumed_after() -> None:
     assert heater.is_on(state) is None
     assert door.is_on(state) is None
 
-    devices.switched("heater", heater.key, True)
-    devices.switched("heater", door.key, True)
+    devices.sent("heater", heater.key, True)
+    devices.sent("heater", door.key, True)
     # The state entities already hold shows the commands at once.
     assert heater.is_on(state) is True
     assert door.is_on(state) is True
@@ -395,3 +397,89 @@ def test_devices_past_the_limit_are_refused_and_known_ones_kept() -> None:
     change = site.update(listed[-2:], existing={"gone", *(d.id for d in listed[-2:])})
     assert set(site) == {device.id for device in listed[-2:]}
     assert change.refused == 0
+
+
+SETTINGS = _manifest(
+    {
+        "production_rate": {"display_name": "Production Rate", "type": "float", "unit": "%"},
+        "mode": {"display_name": "Mode", "type": "string", "enum": ["a", "b"]},
+    },
+    {
+        "set_production_rate": {
+            "display_name": "Set Production Rate",
+            "arguments": {"rate": {"type": "float", "required": True, "min": 0, "max": 100}},
+        },
+        "choose": {
+            "display_name": "Mode",
+            "access_level": "owner",
+            "arguments": {
+                "mode": {"type": "string", "required": True, "enum": ["a", "b"]},
+                "note": {"type": "string"},
+            },
+        },
+        "set_limit": {
+            "display_name": "Set Limit",
+            "arguments": {"limit": {"type": "integer", "required": True}},
+        },
+        "rename": {"arguments": {"name": {"type": "string", "required": True}}},
+        "flag": {"arguments": {"on": {"type": "boolean", "required": True}}},
+        "two": {
+            "arguments": {
+                "a": {"type": "float", "required": True},
+                "b": {"type": "float", "required": True},
+            }
+        },
+        "wipe": {"display_name": "Wipe", "access_level": "vendor"},
+    },
+)
+
+
+def test_settings_follow_the_telemetry_the_blueprint_ties_to_them() -> None:
+    plan = DevicePlan.of(SETTINGS, "OWNER")
+    numbers = {s.command: s for s in plan.numbers}
+    selects = {s.command: s for s in plan.selects}
+    # Free text, booleans and several required arguments: only the action runs them.
+    assert set(numbers) == {"set_production_rate", "set_limit"}
+    assert set(selects) == {"choose"}
+    assert plan.buttons == ("wipe",)
+    rate, limit, mode = numbers["set_production_rate"], numbers["set_limit"], selects["choose"]
+    # Named as the command without its verb, or as the argument.
+    assert (rate.attribute, rate.label, rate.argument) == (
+        "production_rate",
+        "Production Rate",
+        "rate",
+    )
+    assert (mode.attribute, mode.label, mode.argument) == ("mode", "Mode", "mode")
+    assert (limit.attribute, limit.optimistic) == (None, True)
+    # The owner may run all but the vendor's command.
+    assert plan.restricted == {"wipe"}
+    assert DevicePlan.of(SETTINGS, "USER").restricted == {"wipe", "choose"}
+    assert DevicePlan.of(SETTINGS, None).restricted == frozenset()
+
+    devices = SiteDevices()
+    devices.update([_device("el", manifest=SETTINGS)])
+    points = {"production_rate": TelemetryPoint(FRESH, 70), "mode": TelemetryPoint(FRESH, "b")}
+    state = devices.read({"el": points}).devices["el"]
+    assert (rate.number(state), mode.option(state), limit.number(state)) == (70, "b", None)
+    # After a restart the last value sent comes back; a command sent since wins.
+    devices.restore("el", limit.key, 60)
+    assert limit.number(state) == 60
+    devices.sent("el", limit.key, 75)
+    devices.restore("el", limit.key, 60)
+    assert limit.number(state) == 75
+    devices.sent("el", mode.key, "a")
+    assert mode.option(state) == "a"  # until the next poll shows the truth
+    state = devices.read({"el": {"mode": TelemetryPoint(FRESH, "b")}}).devices["el"]
+    assert (mode.option(state), limit.number(state)) == ("b", 75)
+    # A value outside the options is no option at all.
+    state = devices.read({"el": {"mode": TelemetryPoint(FRESH, "c")}}).devices["el"]
+    assert mode.option(state) is None
+
+
+def test_a_new_role_replans_the_device() -> None:
+    devices = SiteDevices()
+    devices.update([_device("el", manifest=SETTINGS)])
+    assert devices.plans["el"].restricted == frozenset()
+    change = devices.update([_device("el", manifest=SETTINGS, role="USER")])
+    assert [d.id for d in change.new_manifest] == ["el"]
+    assert devices.plans["el"].restricted == {"wipe", "choose"}

@@ -100,13 +100,13 @@ async def test_entities_match_the_sdk(
     sim.meter.telemetry["voltage_l1"] = (None, None)
     sim.set_offline(sim.gateway.id)
     entry = await setup_entry()
-    # 4 + 9 + 10 + 9 scalar attributes (the electrolyser's alert list has no entity).
-    assert await assert_entities_match_sdk(hass, sdk_client, entry, lab_id) == 32
+    # 4 + 10 + 10 + 9 scalar attributes (the electrolyser's alert list has no entity).
+    assert await assert_entities_match_sdk(hass, sdk_client, entry, lab_id) == 33
 
     # The values move; after a poll both still agree.
     sim.drift()
     await advance(hass, freezer)
-    assert await assert_entities_match_sdk(hass, sdk_client, entry, lab_id) == 32
+    assert await assert_entities_match_sdk(hass, sdk_client, entry, lab_id) == 33
 
 
 async def test_commands_agree_with_the_sdk(
@@ -124,10 +124,58 @@ async def test_commands_agree_with_the_sdk(
     assert execution.state.value == "SUCCESS"
     await advance(hass, freezer)
     assert hass.states.get(switch).state == "on"
-    assert await assert_entities_match_sdk(hass, sdk_client, entry, lab_id) == 32
+    assert await assert_entities_match_sdk(hass, sdk_client, entry, lab_id) == 33
     # Stopped through the integration: the SDK reads the device stopped.
     await hass.services.async_call("switch", "turn_off", {ATTR_ENTITY_ID: switch}, blocking=True)
     status = await sdk_client.telemetry.latest({sim.electrolyser.id: ["status"]})
     assert status[sim.electrolyser.id]["status"].value == "idle"
     assert hass.states.get(switch).state == "off"
-    assert await assert_entities_match_sdk(hass, sdk_client, entry, lab_id) == 32
+    assert await assert_entities_match_sdk(hass, sdk_client, entry, lab_id) == 33
+
+
+async def test_commands_with_arguments_agree_with_the_sdk(
+    hass: HomeAssistant,
+    sim: EnapterSimulator,
+    setup_entry: Setup,
+    sdk_client: Any,
+) -> None:
+    """The SDK and the integration run the same command; each reads the other's execution."""
+    await setup_entry()
+    device_id = sim.electrolyser.id
+    theirs = await sdk_client.commands.execute(
+        device_id, "set_ramp_rates", {"ramp_up": 4.0, "ramp_down": 8.0}
+    )
+    entry_device = find_device(hass, (DOMAIN, f"enapter_{device_id}"))
+    assert entry_device is not None
+    answer = await hass.services.async_call(
+        DOMAIN,
+        "run_command",
+        {
+            "device_id": entry_device.id,
+            "command": "set_ramp_rates",
+            "arguments": {"ramp_up": 4, "ramp_down": 8},
+        },
+        blocking=True,
+        return_response=True,
+    )
+    ours = await sdk_client.commands.get_execution(device_id, sim.executions[-1]["id"])
+    assert (ours.state, ours.request.name, ours.request.arguments) == (
+        theirs.state,
+        theirs.request.name,
+        theirs.request.arguments,
+    )
+    assert ours.state.value == "SUCCESS"
+    assert ours.response.payload == answer["devices"][entry_device.id]["payload"]
+    # A number entity sends what the SDK would for the same value.
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {ATTR_ENTITY_ID: "number.electrolyser_el_2_1_production_rate", "value": 75},
+        blocking=True,
+    )
+    from_entity = await sdk_client.commands.get_execution(device_id, sim.executions[-1]["id"])
+    from_sdk = await sdk_client.commands.execute(device_id, "set_production_rate", {"rate": 75.0})
+    assert from_entity.request.arguments == from_sdk.request.arguments == {"rate": 75.0}
+    status = await sdk_client.telemetry.latest({device_id: ["production_rate"]})
+    assert status[device_id]["production_rate"].value == 75.0
+    assert hass.states.get("number.electrolyser_el_2_1_production_rate").state == "75.0"

@@ -17,8 +17,15 @@ Setup = Callable[[], Awaitable[MockConfigEntry]]
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize(
     "platforms",
-    [(Platform.SENSOR,), (Platform.BINARY_SENSOR,), (Platform.SWITCH,), (Platform.BUTTON,)],
-    ids=["sensor", "binary_sensor", "switch", "button"],
+    [
+        (Platform.SENSOR,),
+        (Platform.BINARY_SENSOR,),
+        (Platform.SWITCH,),
+        (Platform.BUTTON,),
+        (Platform.NUMBER,),
+        (Platform.SELECT,),
+    ],
+    ids=["sensor", "binary_sensor", "switch", "button", "number", "select"],
 )
 async def test_entities(
     hass: HomeAssistant,

@@ -24,10 +24,10 @@ from custom_components.iot_bridge.const import DOMAIN
 from custom_components.iot_bridge.instathings.entities import (
     flag_description,
     humanize,
-    normalize_key,
     sensor_description,
 )
 from custom_components.iot_bridge.instathings.model import InstathingsDeviceState, ValueKind
+from custom_components.iot_bridge.instathings.numbers import normalize_key
 from custom_components.iot_bridge.vendors import VENDORS
 from simulators.instathings import (
     GATEWAY_ID,

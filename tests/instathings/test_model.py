@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+import math
 from typing import Any
 
 import pytest
@@ -13,12 +14,14 @@ from custom_components.iot_bridge.instathings.model import (
     MAX_KEY_LENGTH,
     MAX_KEYS_PER_DEVICE,
     NOT_APPLIED,
+    OLDER,
     Applied,
     InstathingsDeviceState,
     ValueKind,
     firmware,
     kind_of,
     link_children,
+    numbers_of,
 )
 
 
@@ -65,7 +68,7 @@ def test_records_older_or_seen_are_dropped() -> None:
     assert state.apply(DataRecord("d", 10, {"v": 1}, "a")) == NOT_APPLIED  # same record
     assert state.apply(DataRecord("d", 10, {"v": 2}, None)) == NOT_APPLIED  # no id to tell
     assert state.apply(DataRecord("d", 10, {"v": 3}, "b")) == Applied(True)  # same ms, new record
-    assert state.apply(DataRecord("d", 9, {"v": 0}, "c")) == NOT_APPLIED  # older
+    assert state.apply(DataRecord("d", 9, {"v": 0}, "c")) == OLDER  # older: history only
     assert state.values == {"v": 3}
     assert state.apply(DataRecord("d", 11, {"w": 1}, None)) == Applied(True, new_kinds=True)
     assert state.values == {"v": 3, "w": 1}  # records merge
@@ -174,3 +177,11 @@ def test_children_follow_their_gateway() -> None:
     assert not devices["g"].reachable
     assert devices["v"].reachable
     assert devices["o"].reachable
+
+
+def test_numbers_of_a_record_are_its_finite_numeric_keys() -> None:
+    state = InstathingsDeviceState(blank_device("d"))
+    state.apply(DataRecord("d", 1, {"t": 1.5, "n": 2, "on": True, "s": "x", "big": 10**400}))
+    late = DataRecord("d", 0, {"t": math.nan, "n": 7, "on": 1, "s": 3, "big": 10**400, "new": 1})
+    # Only keys the device knows as numbers; NaN and integers beyond any float are no reading.
+    assert numbers_of(state, late) == {"n": 7.0}

@@ -97,8 +97,9 @@ def test_apply_any_records(steps: list[tuple[DataRecord, int | None]], cap: int)
             assert isinstance(result, Applied)
             new_keys = [key for key in record.data if key not in before_values]
             if not result.applied:
-                # A stale or repeated record changes nothing at all.
-                assert result == model.NOT_APPLIED
+                # A stale or repeated record changes nothing at all; an older one says so.
+                older = before_ts is not None and record.ts < before_ts
+                assert result == (model.OLDER if older else model.NOT_APPLIED)
                 assert state.values == before_values
                 assert state.last_ts == before_ts
                 continue

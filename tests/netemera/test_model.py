@@ -274,3 +274,27 @@ def test_a_stored_state_of_the_wrong_shape_is_noted() -> None:
     assert len(problems) == 2
     assert ApplicationState.from_dict(None, problems) == ApplicationState()
     assert len(problems) == 2  # nothing stored yet is no problem
+
+
+def test_uplink_readings_are_radio_values_and_decoded_numbers() -> None:
+    # Temperature 1.0 °C on channel 1, an accelerometer (x, y, z) on channel 2.
+    payload = "0167000A" + "0271" + "03E8FC180000"
+    uplink = parse_uplink(
+        {
+            "dev_eui": RAW,
+            "frm_payload": payload,
+            "gw_info": [{"id": "gw", "rssi": -90.5, "snr": 7.25}],
+        }
+    )
+    assert list(model.uplink_readings(uplink, Decoder.CAYENNE_LPP)) == [
+        ("rssi", "dBm", -90.5),
+        ("snr", "dB", 7.25),
+        ("lpp_1_103", "°C", 1.0),
+        ("lpp_2_113_x", "G", 1.0),
+        ("lpp_2_113_y", "G", -1.0),
+        ("lpp_2_113_z", "G", 0.0),
+    ]
+    # Without the decoder, or with a payload that is no LPP, only the radio values.
+    assert [key for key, _, _ in model.uplink_readings(uplink, Decoder.NONE)] == ["rssi", "snr"]
+    junk = parse_uplink({"dev_eui": RAW, "frm_payload": "CAFE0001"})
+    assert list(model.uplink_readings(junk, Decoder.CAYENNE_LPP)) == []

@@ -8,7 +8,7 @@ client logs in from it and repeats the call once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 import hashlib
 import logging
@@ -404,13 +404,17 @@ class EgaugeClient:
         return parse_readings(await self._get_object(READINGS_PATH, "register"), self._log_once)
 
     async def get_history(
-        self, start: float, end: float, step: int
+        self, start: float, end: float, step: int, registers: Collection[int] | None = None
     ) -> list[tuple[float, dict[str, int]]]:
-        """Counters of every register from ``start`` to ``end``, one row per ``step`` seconds.
+        """Counters from ``start`` to ``end``, one row per ``step`` seconds.
 
-        Returns ``(timestamp, {register name: raw counter})`` rows, oldest first.
+        ``registers`` limits the answer to those register indices (default: all).
+        Returns ``(timestamp, {register name: raw counter})`` rows, oldest first;
+        rows the meter does not hold (before its database starts) are simply absent.
         """
         path = f"/api/register?time={int(start)}:{int(step)}:{int(end)}"
+        if registers is not None:
+            path += "&reg=none" + "".join(f"+{index}" for index in sorted(set(registers)))
         return parse_history(await self._get_object(path, "history"), self._log_once)
 
     async def close(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 import logging
 import re
 from typing import Any, Literal
@@ -17,7 +18,19 @@ from typing import Any, Literal
 import aiohttp
 from yarl import URL
 
+from .enapter_history import (
+    DATA_TYPES_HEADER,
+    HISTORY_TIMEOUT_SECONDS,
+    MAX_TIMESERIES_BYTES,
+    NoTelemetryFoundError,
+    Timeseries,
+    TimeseriesSelector,
+    is_no_attributes_error,
+    parse_timeseries,
+    timeseries_request,
+)
 from .enapter_manifest import (
+    ArgumentError,
     CommandArgumentSpec,
     CommandSpec,
     Manifest,
@@ -30,6 +43,7 @@ from .errors import (
     ApiAuthError,
     ApiCommandError,
     ApiConnectionError,
+    ApiForbiddenError,
     ApiPayloadError,
     ApiRateLimitError,
 )
@@ -40,6 +54,7 @@ from .urls import base_url, parse_url, strip_path_suffix
 
 __all__ = [
     "DEFAULT_CLOUD_URL",
+    "ArgumentError",
     "CommandArgumentSpec",
     "CommandResult",
     "CommandSpec",
@@ -69,7 +84,11 @@ MIN_URL_LENGTH = 1000
 MAX_PAGES = 1000
 
 Connectivity = Literal["ONLINE", "OFFLINE", "UNKNOWN"]
-_CONNECTIVITY: frozenset[str] = frozenset({"ONLINE", "OFFLINE", "UNKNOWN"})
+_CONNECTIVITY: dict[str, Connectivity] = {
+    "ONLINE": "ONLINE",
+    "OFFLINE": "OFFLINE",
+    "UNKNOWN": "UNKNOWN",
+}
 _HOST_RE = re.compile(r"^[A-Za-z0-9._\-\[\]:]+$")
 
 
@@ -113,6 +132,8 @@ class CommandResult:
     execution_id: str | None
     state: str
     payload: Mapping[str, Any] = field(default_factory=dict)
+    # The arguments as the API recorded the request.
+    arguments: Mapping[str, Any] = field(default_factory=dict)
 
 
 def normalize_url(text: str) -> str:
@@ -158,6 +179,36 @@ def _error_messages(text: str) -> str:
         code = as_str(error.get("code"))
         parts.append(f"{message} ({code})" if code else message)
     return "; ".join(part for part in parts if part)
+
+
+# Words in an error's code or message that refuse the caller's role, not its token.
+_ROLE_WORDS = ("forbidden", "permission", "access", "role", "not_allowed", "not allowed")
+_TOKEN_WORDS = ("token", "header", "auth")
+
+
+def _refuses_role(text: str) -> bool:
+    """Whether a 403 body clearly refuses the role rather than the token.
+
+    Enapter documents 403 as "token invalid or expired" and answers it too when the
+    token's role may read a device but not run a command; only a body that names a
+    permission and says nothing of the token settles it here.
+    """
+    try:
+        body = decode_json(text, "error body")
+    except ApiPayloadError:
+        return False
+    role = False
+    for item in as_list((as_mapping(body) or {}).get("errors")) or []:
+        error = as_mapping(item) or {}
+        words = " ".join(
+            (as_str(error.get("code")) or "", as_str(error.get("message")) or "")
+        ).lower()
+        if any(word in words for word in _TOKEN_WORDS) or (
+            as_str((as_mapping(error.get("details")) or {}).get("header")) == AUTH_HEADER
+        ):
+            return False
+        role = role or any(word in words for word in _ROLE_WORDS)
+    return role
 
 
 def _raise_for_status(status: int, headers: Mapping[str, str], text: str, what: str) -> None:
@@ -208,7 +259,7 @@ def _parse_device(raw: Any) -> EnapterDevice | None:
         blueprint_id=as_str(data.get("blueprint_id")),
         type=as_str(data.get("type")),
         slug=as_str(data.get("slug")),
-        connectivity=status if status in _CONNECTIVITY else "UNKNOWN",  # type: ignore[arg-type]
+        connectivity=_CONNECTIVITY.get(status or "", "UNKNOWN"),
         authorized_role=as_str(data.get("authorized_role")),
         properties=dict(as_mapping(data.get("properties")) or {}),
         manifest=parse_manifest(data.get("manifest")),
@@ -460,6 +511,35 @@ class EnapterClient:
         """The longest URL latest-telemetry requests use (shrinks after an HTTP 414)."""
         return self._max_url_length
 
+    async def query_timeseries(
+        self,
+        start: datetime,
+        end: datetime,
+        granularity: timedelta,
+        selectors: Sequence[TimeseriesSelector],
+    ) -> Timeseries:
+        """Read history for [start, end) as CSV (see api/enapter_history.py).
+
+        Raises NoTelemetryFoundError when the cloud has no telemetry for a device
+        or attribute of the query.
+        """
+        what = "telemetry history"
+        self.requests_sent += 1
+        status, headers, text = await request(
+            self._session,
+            "POST",
+            f"{self._base_url}/v3/telemetry/query_timeseries",
+            what=what,
+            headers={**self._headers, "Accept": "text/csv"},
+            json_body=timeseries_request(start, end, granularity, selectors),
+            timeout=aiohttp.ClientTimeout(total=HISTORY_TIMEOUT_SECONDS),
+            max_body=MAX_TIMESERIES_BYTES,
+        )
+        if status == 404 and is_no_attributes_error(text):
+            raise NoTelemetryFoundError(f"{what}: {text[:200]}")
+        _raise_for_status(status, headers, text, what)
+        return parse_timeseries(text, headers.get(DATA_TYPES_HEADER), start=start, end=end)
+
     async def execute_command(
         self, device_id: str, name: str, arguments: Mapping[str, Any] | None = None
     ) -> CommandResult:
@@ -474,6 +554,9 @@ class EnapterClient:
         if 400 <= status < 500 and status not in (401, 403, 408, 429):
             # The API refused this command (unknown name, bad arguments, no such device).
             raise ApiCommandError(name, _error_messages(text) or f"HTTP {status}")
+        if status == 403 and _refuses_role(text):
+            raise ApiForbiddenError(f"{what}: HTTP 403: {_error_messages(text)}")
+        # Any other 403 may still be the role: the caller tells by whether reading works.
         _raise_for_status(status, headers, text, what)
         execution = as_mapping((as_mapping(decode_json(text, what)) or {}).get("execution"))
         state = as_str((execution or {}).get("state"))
@@ -483,7 +566,13 @@ class EnapterClient:
         payload = dict(as_mapping(response.get("payload")) or {})
         if state != "SUCCESS":
             raise ApiCommandError(name, _command_reason(state, payload))
-        return CommandResult(execution_id=as_str(execution.get("id")), state=state, payload=payload)
+        request_body = as_mapping(execution.get("request")) or {}
+        return CommandResult(
+            execution_id=as_str(execution.get("id")),
+            state=state,
+            payload=payload,
+            arguments=dict(as_mapping(request_body.get("arguments")) or {}),
+        )
 
 
 def _param_length(device_id: str, attributes: list[str]) -> int:

@@ -14,11 +14,12 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from ..api.efento import HeartbeatMessage, MeasurementsMessage
+from ..api.efento import HeartbeatMessage, Measurement, MeasurementsMessage
 from ..api.log_once import LogOnce
 from ..compat import device_by_identifier, via_device
 from ..const import DOMAIN, LOGGER
 from ..coordinator import IotBridgeCoordinator
+from ..late_readings import LateReading
 from ..limits import async_clear_limit, async_report_limit
 from ..storage import async_load_state, entry_store_key
 from ..vendor import VendorConfigEntry
@@ -37,6 +38,7 @@ from .model import (
     GatewayState,
     LoggerState,
     MeasurementsOutcome,
+    late_values,
 )
 from .registry_ids import gateway_identifier, logger_identifier, logger_serial_of
 
@@ -96,6 +98,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
             "heartbeats": 0,
             "bad_messages": 0,
             "stale_messages": 0,
+            "late_measurements": 0,
         }
         self.last_fault: str | None = None
 
@@ -157,6 +160,7 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         self.counters["measurements"] += 1
         outcome = self.data.apply_measurements(message, now)
         self._note_outcome(outcome)
+        self._record_late(outcome.late)
         if outcome.catalog_changed:
             self.mark_catalog_changed()
         if not outcome.touched:
@@ -194,6 +198,19 @@ class EfentoCoordinator(IotBridgeCoordinator[EfentoState]):
         if outcome.crowded:
             self._crowded.update(outcome.crowded)
             async_report_limit(hass, entry, LIMIT_CHANNELS, MAX_CHANNELS, outcome.refused_channels)
+
+    @callback
+    def _record_late(self, late: Iterable[Measurement]) -> None:
+        """Measurements older than a logger shows: statistics of its sensors, not states."""
+        per_sensor: dict[tuple[str, str], tuple[str | None, list[LateReading]]] = {}
+        for item in late:
+            self.counters["late_measurements"] += 1
+            device_key = logger_device_key(item.serial)
+            for key, unit, value in late_values(item):
+                readings = per_sensor.setdefault((device_key, key), (unit, []))[1]
+                readings.append(LateReading(item.measured_at, value))
+        for (device_key, key), (unit, readings) in per_sensor.items():
+            self.async_record_late(device_key, key, readings, unit=unit)
 
     @callback
     def _touch(self, keys: list[str]) -> None:

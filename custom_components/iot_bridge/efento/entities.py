@@ -8,7 +8,6 @@ from typing import Final
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
     PERCENTAGE,
-    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
     Platform,
     UnitOfPressure,
@@ -24,7 +23,7 @@ from ..descriptions import (
     IotBridgeSwitchEntityDescription,
 )
 from .coordinator import GATEWAY_KEY, EfentoCoordinator, logger_device_key
-from .model import GatewayState, LoggerState, type_key
+from .model import SIGNAL_KEY, SIGNAL_UNIT, GatewayState, LoggerState, channel_key, type_key
 
 type GatewaySensor = IotBridgeSensorEntityDescription[GatewayState]
 type GatewayBinarySensor = IotBridgeBinarySensorEntityDescription[GatewayState]
@@ -112,9 +111,9 @@ GATEWAY_BINARY_SENSORS: Final[tuple[GatewayBinarySensor, ...]] = (
 
 HEALTH_SENSORS: Final[tuple[LoggerSensor, ...]] = (
     IotBridgeSensorEntityDescription[LoggerState](
-        key="signal",
+        key=SIGNAL_KEY,
         device_class=SensorDeviceClass.SIGNAL_STRENGTH,
-        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        native_unit_of_measurement=SIGNAL_UNIT,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda logger_state: logger_state.signal,
@@ -220,7 +219,7 @@ def channel_binary_sensors(logger_state: LoggerState) -> Iterator[LoggerBinarySe
         device_class, base = binary
         translation_key, placeholders = _name(logger_state, channel, state.type, base)
         yield IotBridgeBinarySensorEntityDescription[LoggerState](
-            key=f"ch{channel}_{type_key(state.type)}",
+            key=channel_key(channel, state.type),
             translation_key=translation_key,
             translation_placeholders=placeholders,
             device_class=device_class,
@@ -244,7 +243,7 @@ def channel_sensors(logger_state: LoggerState) -> Iterator[LoggerSensor]:
             translation_key = "efento_other_channel"
             placeholders = {"type": state.type, "channel": str(channel)}
         yield IotBridgeSensorEntityDescription[LoggerState](
-            key=f"ch{channel}_{key}",
+            key=channel_key(channel, state.type),
             translation_key=translation_key,
             translation_placeholders=placeholders,
             device_class=sensor_class,

@@ -18,7 +18,7 @@ from (``api.timestamps``). Applying a message or restoring a store never raises.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import re
@@ -79,6 +79,10 @@ MAX_KEPT_TEXT: Final = 64
 # later write. JavaScript's safe range keeps the numbers exact in the frontend too.
 _MAX_INT: Final = 2**53
 
+# The logger's radio signal: a sensor of every logger, in dBm.
+SIGNAL_KEY: Final = "signal"
+SIGNAL_UNIT: Final = "dBm"
+
 _FIRST: Final = datetime.min.replace(tzinfo=UTC)
 _LAST: Final = datetime.max.replace(tzinfo=UTC)
 
@@ -113,6 +117,34 @@ def _after(moment: datetime, delta: timedelta) -> datetime:
         return _LAST if delta > timedelta(0) else _FIRST
 
 
+def _deadline(
+    next_at: datetime | None,
+    measured_at: datetime | None,
+    interval: int | None,
+    received_at: datetime | None,
+) -> datetime | None:
+    """When a logger that reported this counts as silent if nothing newer arrived."""
+    if next_at is not None:
+        return _after(next_at, MEASUREMENT_GRACE)
+    # Clamped again: the state may have been built from an unclamped number.
+    seconds = clamp_duration(interval, maximum=MAX_INTERVAL)
+    if measured_at is not None and seconds:
+        return _after(_after(measured_at, seconds), MEASUREMENT_GRACE)
+    if received_at is not None:
+        return _after(received_at, UNSCHEDULED_SILENCE)
+    return None
+
+
+def overdue(item: Measurement, now: datetime) -> bool:
+    """Whether a measurement's own schedule was over before it arrived (a resent buffer).
+
+    Such a reading tells what happened, not what is: shown as the state, it would be
+    a moment of the past replayed (and the logger silent already).
+    """
+    deadline = _deadline(item.next_measurement_at, item.measured_at, item.measurement_interval, now)
+    return deadline is not None and deadline <= now
+
+
 def usable_serial(serial: str) -> bool:
     """Whether a serial may name a device."""
     return _SERIAL.fullmatch(serial) is not None
@@ -126,6 +158,29 @@ def usable_mac(mac: str | None) -> str | None:
 def type_key(type_name: str) -> str:
     """A measurement type as used in keys: ``open-close`` becomes ``open_close``."""
     return type_name.strip().lower().replace("-", "_")
+
+
+def channel_key(channel: int, type_name: str) -> str:
+    """The key of a channel's entity: channel number and the type it measures."""
+    return f"ch{channel}_{type_key(type_name)}"
+
+
+def late_values(item: Measurement) -> Iterator[tuple[str, str | None, float]]:
+    """A measurement's numbers as (entity key, unit, value): what a late one still tells.
+
+    Only readings the logger called good, on channels that could have an entity.
+    """
+    if (signal := _int(item.signal)) is not None:
+        yield SIGNAL_KEY, SIGNAL_UNIT, float(signal)
+    for param in item.params:
+        if (
+            param.ok
+            and param.value is not None
+            and _channel_number(param.channel) is not None
+            and _TYPE_NAME.fullmatch(param.type)
+        ):
+            unit = param.kind.unit if param.kind is not None else None
+            yield channel_key(param.channel, param.type), unit, param.value
 
 
 def _reason_kind(reason: str) -> str:
@@ -195,15 +250,9 @@ class LoggerState:
     @property
     def deadline(self) -> datetime | None:
         """When the logger counts as silent if nothing newer arrived."""
-        if self.next_measurement_at is not None:
-            return _after(self.next_measurement_at, MEASUREMENT_GRACE)
-        # Clamped again: the state may have been built from an unclamped number.
-        interval = clamp_duration(self.measurement_interval, maximum=MAX_INTERVAL)
-        if self.measured_at is not None and interval:
-            return _after(_after(self.measured_at, interval), MEASUREMENT_GRACE)
-        if self.received_at is not None:
-            return _after(self.received_at, UNSCHEDULED_SILENCE)
-        return None
+        return _deadline(
+            self.next_measurement_at, self.measured_at, self.measurement_interval, self.received_at
+        )
 
     def fresh(self, now: datetime) -> bool:
         """Whether the logger has reported within its own schedule."""
@@ -401,6 +450,9 @@ class MeasurementsOutcome:
     # Why some measurements or params were not used, without indexes or values: a
     # fault to be warned about once per kind.
     ignored: frozenset[str] = frozenset()
+    # Measurements of kept loggers older than what their logger shows now (a resent
+    # buffer, a whole message older than the state): not applied, history only.
+    late: tuple[Measurement, ...] = ()
 
 
 @dataclass(slots=True)
@@ -427,6 +479,10 @@ class EfentoState:
         A message may hold several measurements of one logger in any order (a
         backlog after an outage): only the newest is applied, and only when it is
         newer than what we hold, so an old or repeated message changes nothing.
+        A newest one that was ``overdue`` on arrival is not applied either when the
+        logger shows a measurement already: a resent buffer, message after message,
+        must not replay the past as states. What was not applied comes back in
+        ``late`` (history, for the statistics); a repeat of the shown reading does not.
 
         Y and N name loggers, not readings ("IDs of loggers, which should [not] be
         synchronised with the server"), and the 201 already tells the gateway that
@@ -438,10 +494,12 @@ class EfentoState:
         tally = _Tally()
         tally.ignored.update(_reason_kind(rejected.reason) for rejected in message.rejected)
         newest: dict[str, Measurement] = {}
+        usable: list[Measurement] = []
         for item in message.measurements:
             if not usable_serial(item.serial):
                 tally.ignored.add("serial not usable")
                 continue
+            usable.append(item)
             held = newest.get(item.serial)
             if held is None or item.measured_at > held.measured_at:
                 newest[item.serial] = item
@@ -462,10 +520,11 @@ class EfentoState:
                 tally.created += 1
                 tally.catalog_changed = True
             held_at = logger_state.measured_at
-            if held_at is not None and item.measured_at <= held_at:
+            if held_at is not None and (item.measured_at <= held_at or overdue(item, now)):
                 continue
             _apply_measurement(logger_state, item, now, tally)
             touched.add(serial)
+        late = tuple(item for item in usable if self._is_late(item))
         return MeasurementsOutcome(
             reply=self._reply(message, full | throttled),
             touched=frozenset(touched),
@@ -475,7 +534,17 @@ class EfentoState:
             refused_channels=tally.refused_channels,
             crowded=frozenset(tally.crowded),
             ignored=frozenset(tally.ignored),
+            late=late,
         )
+
+    def _is_late(self, item: Measurement) -> bool:
+        """Whether a usable measurement belongs to a kept logger and is not the one shown.
+
+        Every measurement applied is the shown one afterwards; so this is what was not
+        applied, less repeats of the shown reading.
+        """
+        logger_state = self.loggers.get(item.serial)
+        return logger_state is not None and logger_state.measured_at != item.measured_at
 
     def _reply(self, message: MeasurementsMessage, refused: set[str]) -> dict[str, list[int]]:
         accepted: list[int | None] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry, OptionsFlow
 from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -13,10 +14,12 @@ from ..api.egauge import EgaugeClient, normalize_url
 from ..api.errors import ApiError
 from ..compat import vol
 from ..descriptions import IotBridgeEntityDescription
+from ..energy_history_options import HistoryOptionsFlow
 from ..errors import FlowError, flow_error_for, refuse_credentials_in_url, setup_error_for
 from ..vendor import SECRET_SELECTOR, EntryDraft, Vendor, VendorConfigEntry
 from .coordinator import METER, EgaugeCoordinator
 from .entities import meter_sensor_descriptions
+from .history import EgaugeEnergyHistory
 
 
 def _client(hass: HomeAssistant, data: Mapping[str, Any]) -> EgaugeClient:
@@ -88,6 +91,10 @@ class EgaugeVendor(Vendor[EgaugeCoordinator]):
             data=data,
         )
 
+    def options_flow(self, entry: ConfigEntry[Any]) -> OptionsFlow:
+        """How many days of the meter's history the energy statistics start with."""
+        return HistoryOptionsFlow()
+
     async def async_setup_entry(
         self, hass: HomeAssistant, entry: VendorConfigEntry[EgaugeCoordinator]
     ) -> EgaugeCoordinator:
@@ -109,3 +116,7 @@ class EgaugeVendor(Vendor[EgaugeCoordinator]):
         if platform is not Platform.SENSOR or coordinator.data is None:
             return ()
         return ((METER, description) for description in meter_sensor_descriptions(coordinator.data))
+
+    def energy_history(self, coordinator: EgaugeCoordinator) -> EgaugeEnergyHistory:
+        """Hourly energy statistics from the meter's own minute history."""
+        return EgaugeEnergyHistory(coordinator)

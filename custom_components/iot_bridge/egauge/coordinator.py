@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 import math
 from typing import Any
@@ -124,6 +125,12 @@ class EgaugeCoordinator(IotBridgeCoordinator[MeterState]):
             )
             return False, False
         return self.energy.book_history(rows, bookable)
+
+    def note_bidirectional(self, names: Collection[str]) -> None:
+        """Registers the meter's history shows running backwards get import/export sensors too."""
+        if self.energy.mark_bidirectional(names):
+            self._store.async_delay_save(self.energy.as_dict, STORE_DELAY)
+            self.mark_catalog_changed()
 
     def _log_register_changes(self, register_types: dict[str, str]) -> None:
         if not self._register_types:

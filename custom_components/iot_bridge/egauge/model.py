@@ -13,8 +13,9 @@ cannot be seen).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+import itertools
 import math
 from typing import Any, Final
 
@@ -152,6 +153,15 @@ class EnergyLedger:
         ]
         return min(times) if times else None
 
+    def mark_bidirectional(self, names: Collection[str]) -> bool:
+        """Note that these registers ran backwards (seen in history); True if that is news."""
+        changed = False
+        for name in names:
+            ledger = self.registers.get(name)
+            if ledger is not None and not ledger.bidirectional:
+                ledger.bidirectional = changed = True
+        return changed
+
     def import_kwh(self, name: str) -> float | None:
         """Energy drawn through a register so far, in kWh."""
         ledger = self.registers.get(name)
@@ -252,6 +262,96 @@ def _meter_time(value: Any) -> float | None:
         return float(check_epoch(value))
     except (InvalidTimestampError, OverflowError):
         return None
+
+
+# One hour in seconds; UTC hours start at multiples of it.
+HOUR_SECONDS: Final = 3600
+# No meter measures a gigawatt: a step between two history rows implying more is
+# no energy (a counter reset, a hostile or broken device) and voids its hour.
+MAX_HISTORY_WATTS: Final = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class HourEnergy:
+    """One register's energy in one complete hour, in raw counter units (watt-seconds).
+
+    ``net`` is the counter's change over the hour; ``imported`` and ``exported``
+    add up the rises and falls between the hour's rows, so an hour with both
+    directions shows both (``net == imported - exported``).
+    """
+
+    net: int
+    imported: int
+    exported: int
+
+
+@dataclass(slots=True)
+class HourlySplit:
+    """History rows turned into complete hours, per register."""
+
+    hours: dict[str, dict[int, HourEnergy]] = field(default_factory=dict)
+    # Registers whose counter fell between two rows: they export as well as import.
+    reversing: set[str] = field(default_factory=set)
+
+
+def split_hours(
+    rows: Iterable[tuple[float, Mapping[str, int]]],
+    names: Collection[str],
+    start: int,
+    end: int,
+) -> HourlySplit:
+    """The complete UTC hours in ``[start, end)`` that ``rows`` cover, per register of ``names``.
+
+    An hour is complete when the register has a row exactly at its start and at its
+    end and every step between its rows is believable (see MAX_HISTORY_WATTS);
+    anything else (before the meter's history starts, holes, conflicting rows for one
+    time, impossible counters) leaves the hour out. Rows may come in any order.
+    Integers throughout: the hours add up exactly to the counters' differences.
+    """
+    points: dict[str, dict[int, int]] = {name: {} for name in names}
+    conflicts: dict[str, set[int]] = {name: set() for name in names}
+    for moment, counters in rows:
+        if not math.isfinite(moment) or not start <= moment <= end:
+            continue
+        second = round(moment)
+        for name, by_time in points.items():
+            value = counters.get(name)
+            if value is None or not is_counter(value):
+                continue
+            known = by_time.setdefault(second, value)
+            if known != value:
+                conflicts[name].add(second)
+    split = HourlySplit()
+    for name, by_time in points.items():
+        for second in conflicts[name]:
+            del by_time[second]
+        split.hours[name] = _complete_hours(sorted(by_time.items()), name, split.reversing)
+    return split
+
+
+def _complete_hours(
+    points: list[tuple[int, int]], name: str, reversing: set[str]
+) -> dict[int, HourEnergy]:
+    hours: dict[int, HourEnergy] = {}
+    # The last row at an hour's start, (time, counter): the hour being added up.
+    opened = points[0] if points and points[0][0] % HOUR_SECONDS == 0 else None
+    imported = exported = 0
+    believable = True
+    for (before, old), (moment, counter) in itertools.pairwise(points):
+        delta = counter - old
+        if abs(delta) > MAX_HISTORY_WATTS * (moment - before):
+            believable = False
+        elif delta > 0:
+            imported += delta
+        elif delta < 0:
+            exported -= delta
+            reversing.add(name)
+        if moment % HOUR_SECONDS:
+            continue
+        if opened is not None and believable and moment - opened[0] == HOUR_SECONDS:
+            hours[opened[0]] = HourEnergy(counter - opened[1], imported, exported)
+        opened, imported, exported, believable = (moment, counter), 0, 0, True
+    return hours
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry, OptionsFlow
 from homeassistant.const import CONF_API_TOKEN, CONF_URL, CONF_VERIFY_SSL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -23,10 +24,12 @@ from ..api.enapter import DEFAULT_CLOUD_URL, EnapterClient, EnapterSite, normali
 from ..api.errors import ApiError
 from ..compat import vol
 from ..descriptions import IotBridgeEntityDescription
+from ..energy_history_options import HistoryOptionsFlow
 from ..errors import FlowError, flow_error_for, refuse_credentials_in_url
 from ..vendor import SECRET_SELECTOR, EntryDraft, FollowUp, Vendor, VendorConfigEntry
 from .coordinator import MAX_URL_LENGTH, EnapterCoordinator
 from .entities import entity_descriptions
+from .history import EnapterEnergyHistory
 
 CONF_SITE = "site"
 CONF_SITE_ID = "site_id"
@@ -47,7 +50,14 @@ class EnapterVendor(Vendor[EnapterCoordinator]):
     """Enapter: one entry per site, identified by the site's id."""
 
     key = "enapter"
-    platforms = (Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR, Platform.SWITCH)
+    platforms = (
+        Platform.BINARY_SENSOR,
+        Platform.BUTTON,
+        Platform.NUMBER,
+        Platform.SELECT,
+        Platform.SENSOR,
+        Platform.SWITCH,
+    )
     secret_keys = frozenset({CONF_API_TOKEN})
 
     def user_schema(self) -> vol.Schema:
@@ -153,3 +163,11 @@ class EnapterVendor(Vendor[EnapterCoordinator]):
     ) -> Iterable[tuple[str, IotBridgeEntityDescription]]:
         """Every listed device's entities of the platform, as its manifest calls for."""
         return entity_descriptions(coordinator.devices, platform)
+
+    def options_flow(self, entry: ConfigEntry[Any]) -> OptionsFlow:
+        """How many days of the counters' history the energy statistics start with."""
+        return HistoryOptionsFlow()
+
+    def energy_history(self, coordinator: EnapterCoordinator) -> EnapterEnergyHistory:
+        """The energy counters' hours from the cloud's telemetry history."""
+        return EnapterEnergyHistory(coordinator)

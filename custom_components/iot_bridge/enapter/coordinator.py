@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
 from homeassistant.util import dt as dt_util
+from homeassistant.util.json import JsonObjectType
 
-from ..api.enapter import EnapterClient, EnapterDevice, EnapterSite, TelemetryPoint
+from ..api.enapter import (
+    ArgumentError,
+    CommandResult,
+    EnapterClient,
+    EnapterDevice,
+    EnapterSite,
+    TelemetryPoint,
+)
+from ..api.enapter_manifest import check_arguments
+from ..api.errors import ApiAuthError, ApiForbiddenError
 from ..api.log_once import LogOnce
-from ..compat import via_device
+from ..compat import device_by_identifier, via_device
 from ..const import DOMAIN, LOGGER
-from ..coordinator import IotBridgeCoordinator
-from ..errors import command_errors
+from ..coordinator import BoundCommandRunner, IotBridgeCoordinator
+from ..errors import argument_error, command_errors
 from ..limits import async_clear_limit, async_report_limit
 from ..vendor import VendorConfigEntry
 from .model import (
     EnapterDeviceState,
     Refusal,
+    SentValue,
     SiteDevices,
     SiteState,
     contradicts_connectivity,
@@ -173,17 +186,77 @@ class EnapterCoordinator(IotBridgeCoordinator[SiteState]):
         self,
         device_key: str,
         command: str,
-        label: str,
+        arguments: Mapping[str, Any] | None = None,
         *,
-        switch: tuple[str, bool] | None = None,
-    ) -> None:
-        """Run a command; failures become translated errors naming command and reason."""
-        async with command_errors(f"run {label}"):
-            await self.client.execute_command(device_key, command)
-        if switch is not None:
-            self.devices.switched(device_key, *switch)
+        sent: tuple[str, SentValue] | None = None,
+    ) -> CommandResult:
+        """Check the arguments against the manifest, run the command, note what it set.
+
+        Failures become translated errors naming the command (and the argument at fault).
+        ``sent`` is (entity key, value) of the switch, number or select that ran it.
+        """
+        plan = self.devices.plans.get(device_key)
+        spec = plan.manifest.commands.get(command) if plan else None
+        if spec is None:
+            device = self.devices.get(device_key)
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_command",
+                translation_placeholders={
+                    "command": command,
+                    "device": device.name if device else device_key,
+                },
+            )
+        try:
+            checked = check_arguments(spec, arguments or {})
+        except ArgumentError as err:
+            raise argument_error(
+                spec.display_name, err.argument, err.problem, err.expected
+            ) from err
+        async with command_errors(f"run {spec.display_name}"):
+            try:
+                result = await self.client.execute_command(device_key, command, checked)
+            except ApiAuthError as err:
+                if not await self._async_token_reads():
+                    raise
+                # Reading with the same token works: the role, not the token, was refused.
+                raise ApiForbiddenError(str(err)) from err
+        if sent is not None:
+            self.devices.sent(device_key, *sent)
         # Show the command's effect now rather than at the next poll.
         await self.async_request_refresh()
+        return result
+
+    async def _async_token_reads(self) -> bool:
+        """Poll now: whether the token still reads (a failure here starts reauth as usual)."""
+        await self.async_refresh()
+        return self.last_update_success
+
+    def restore(self, device_key: str, entity_key: str, value: SentValue) -> None:
+        """Take back what an entity no telemetry confirms showed before a restart."""
+        self.devices.restore(device_key, entity_key, value)
+
+    def device_key_of(self, device_id: str) -> str | None:
+        """The Enapter id of the site's device with this registry id, else None."""
+        entry_id = self.config_entry.entry_id
+        for device_key in self.devices:
+            device = device_by_identifier(self.hass, device_identifier(device_key), entry_id)
+            if device is not None and device.id == device_id:
+                return device_key
+        return None
+
+    def command_runner(self, device_id: str) -> BoundCommandRunner | None:
+        """What runs any command of a device for the ``run_command`` action; None if not ours."""
+        device_key = self.device_key_of(device_id)
+        if device_key is None:
+            return None
+
+        async def run(command: str, arguments: Mapping[str, Any]) -> JsonObjectType:
+            result = await self.async_execute(device_key, command, arguments)
+            # What the device answered: commands that read a configuration return it here.
+            return {"state": result.state, "payload": dict(result.payload)}
+
+        return run
 
     # --- devices ----------------------------------------------------------------
 
@@ -254,6 +327,7 @@ class EnapterCoordinator(IotBridgeCoordinator[SiteState]):
                             device.manifest.telemetry if device.manifest else {}
                         ).items()
                     },
+                    "authorized_role": device.authorized_role,
                     "commands": {
                         name: list(spec.required_arguments)
                         for name, spec in (

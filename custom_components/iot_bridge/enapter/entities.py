@@ -1,38 +1,60 @@
 """Entity descriptions for an Enapter device's plan (see model.py), in Home Assistant's terms.
 
 Telemetry becomes sensors and binary sensors by its declared type and UCUM unit,
-command pairs become switches, the other commands buttons.
+command pairs become switches, commands with one number or enum argument numbers
+and selects, the other commands without arguments buttons. Entities of commands the
+token's role may not run are created disabled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+import math
+from typing import Any, Final
 
+from homeassistant.components.number import NumberDeviceClass, NumberMode
+from homeassistant.components.number.const import DEVICE_CLASS_UNITS as NUMBER_CLASS_UNITS
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.components.sensor.const import DEVICE_CLASS_UNITS
 from homeassistant.const import Platform
 from homeassistant.helpers.typing import UNDEFINED
 
-from ..api.enapter import CommandSpec, Manifest, TelemetrySpec, display_unit
+from ..api.enapter import Manifest, TelemetrySpec, display_unit
 from ..compat import BinarySensorDeviceClass
 from ..descriptions import (
     ActionFn,
     IotBridgeBinarySensorEntityDescription,
     IotBridgeButtonEntityDescription,
     IotBridgeEntityDescription,
+    IotBridgeNumberEntityDescription,
+    IotBridgeSelectEntityDescription,
     IotBridgeSensorEntityDescription,
     IotBridgeSwitchEntityDescription,
     SensorValue,
+    SetFn,
 )
 from .coordinator import EnapterCoordinator
-from .model import CommandPair, DevicePlan, EnapterDeviceState, SiteDevices
+from .model import (
+    CommandPair,
+    CommandSetting,
+    DevicePlan,
+    EnapterDeviceState,
+    SentValue,
+    SiteDevices,
+)
 
 # Plain aliases, not ``type`` statements: descriptions are built by calling them.
 SensorDescription = IotBridgeSensorEntityDescription[EnapterDeviceState]
 BinarySensorDescription = IotBridgeBinarySensorEntityDescription[EnapterDeviceState]
 SwitchDescription = IotBridgeSwitchEntityDescription[EnapterDeviceState, EnapterCoordinator]
 ButtonDescription = IotBridgeButtonEntityDescription[EnapterDeviceState, EnapterCoordinator]
+NumberDescription = IotBridgeNumberEntityDescription[EnapterDeviceState, EnapterCoordinator]
+SelectDescription = IotBridgeSelectEntityDescription[EnapterDeviceState, EnapterCoordinator]
+
+# Bounds of a number whose argument declares none: Home Assistant needs some, and these
+# are beyond any set point a device takes while refusing nothing a blueprint could mean.
+UNBOUNDED: Final = 1_000_000_000.0
 
 
 # --- units -----------------------------------------------------------------
@@ -117,13 +139,44 @@ def binary_sensor_class(name: str, spec: TelemetrySpec) -> BinarySensorDeviceCla
 # --- descriptions ----------------------------------------------------------
 
 
-def _action(
-    command: str, label: str, switch: tuple[str, bool] | None = None
-) -> ActionFn[EnapterCoordinator]:
+def _action(command: str, switch: tuple[str, bool] | None = None) -> ActionFn[EnapterCoordinator]:
     async def run(coordinator: EnapterCoordinator, device_key: str) -> None:
-        await coordinator.async_execute(device_key, command, label, switch=switch)
+        await coordinator.async_execute(device_key, command, sent=switch)
 
     return run
+
+
+def _set_number(setting: CommandSetting) -> SetFn[EnapterCoordinator, float]:
+    async def set_value(coordinator: EnapterCoordinator, device_key: str, value: float) -> None:
+        await coordinator.async_execute(
+            device_key, setting.command, {setting.argument: value}, sent=(setting.key, value)
+        )
+
+    return set_value
+
+
+def _select_option(setting: CommandSetting) -> SetFn[EnapterCoordinator, str]:
+    async def select(coordinator: EnapterCoordinator, device_key: str, option: str) -> None:
+        await coordinator.async_execute(
+            device_key, setting.command, {setting.argument: option}, sent=(setting.key, option)
+        )
+
+    return select
+
+
+def _restore(key: str) -> Callable[[EnapterCoordinator, str, SentValue], None]:
+    def restore(coordinator: EnapterCoordinator, device_key: str, value: SentValue) -> None:
+        coordinator.restore(device_key, key, value)
+
+    return restore
+
+
+def _enum_name_fn(attribute: str) -> Callable[[EnapterDeviceState], dict[str, Any] | None]:
+    def attributes(state: EnapterDeviceState) -> dict[str, Any] | None:
+        # The state keeps the stable value; the blueprint's name for it is shown beside it.
+        return {"display_name": state.enum_name(attribute)}
+
+    return attributes
 
 
 def _value_fn(attribute: str) -> Callable[[EnapterDeviceState], SensorValue]:
@@ -168,6 +221,7 @@ def sensor_descriptions(plan: DevicePlan) -> Iterator[SensorDescription]:
                 options=list(spec.enum),
                 value_fn=_value_fn(name),
                 available_fn=_declared_fn(name),
+                attributes_fn=_enum_name_fn(name) if spec.enum_names else None,
             )
         elif spec.type in ("float", "integer"):
             numeric = numeric_sensor_kind(name, spec)
@@ -205,9 +259,7 @@ def binary_sensor_descriptions(plan: DevicePlan) -> Iterator[BinarySensorDescrip
             )
 
 
-def _switch_description(
-    commands: Mapping[str, CommandSpec], pair: CommandPair
-) -> SwitchDescription:
+def _switch_description(plan: DevicePlan, pair: CommandPair) -> SwitchDescription:
     # Without a label the pair starts and stops the device itself: the switch takes its name.
     label = pair.label
     return SwitchDescription(
@@ -215,27 +267,107 @@ def _switch_description(
         name=None if label is None else UNDEFINED,
         translation_key=None if label is None else "command_pair",
         translation_placeholders=None if label is None else {"name": label},
+        entity_registry_enabled_default=plan.allowed(pair.on, pair.off),
         is_on_fn=pair.is_on,
-        turn_on_fn=_action(pair.on, commands[pair.on].display_name, (pair.key, True)),
-        turn_off_fn=_action(pair.off, commands[pair.off].display_name, (pair.key, False)),
+        turn_on_fn=_action(pair.on, (pair.key, True)),
+        turn_off_fn=_action(pair.off, (pair.key, False)),
+        assumed_state=pair.optimistic,
+        restore_fn=_restore(pair.key) if pair.optimistic else None,
     )
 
 
 def switch_descriptions(plan: DevicePlan) -> Iterator[SwitchDescription]:
     """A switch for each pair of commands that start and stop the same thing."""
     for pair in plan.switches:
-        yield _switch_description(plan.manifest.commands, pair)
+        yield _switch_description(plan, pair)
 
 
 def button_descriptions(plan: DevicePlan) -> Iterator[ButtonDescription]:
     """A button for each other command that needs no arguments."""
     for name in plan.buttons:
-        label = plan.manifest.commands[name].display_name
         yield ButtonDescription(
             key=f"command_{name}",
             translation_key="command",
-            translation_placeholders={"name": label},
-            press_fn=_action(name, label),
+            translation_placeholders={"name": plan.manifest.commands[name].display_name},
+            entity_registry_enabled_default=plan.allowed(name),
+            press_fn=_action(name),
+        )
+
+
+def _float_step(low: float | None, high: float | None) -> float:
+    """A step fine enough for a float set point: about a hundred to a thousand per range."""
+    if low is None or high is None or high <= low:
+        return 0.01
+    return float(10 ** math.floor(math.log10(high - low) - 2))
+
+
+def _number_class(name: str, label: str, unit: str | None) -> NumberDeviceClass | None:
+    """The number device class a sensor of this unit would have, if numbers know it."""
+    kind = numeric_sensor_kind(name, TelemetrySpec(display_name=label, type="float", unit=unit))
+    if kind.device_class is None:
+        return None
+    try:
+        number_class = NumberDeviceClass(kind.device_class.value)
+    except ValueError:
+        return None
+    return number_class if kind.unit in NUMBER_CLASS_UNITS.get(number_class, {kind.unit}) else None
+
+
+def number_descriptions(plan: DevicePlan) -> Iterator[NumberDescription]:
+    """A number for each command with one required numeric argument.
+
+    Its bounds are the argument's min and max: the cloud does not check them, so
+    Home Assistant refuses anything outside before a command is sent.
+    """
+    for setting in plan.numbers:
+        spec = setting.spec
+        tied = plan.manifest.telemetry.get(setting.attribute or "")
+        unit = spec.unit or (tied.unit if tied else None)
+        bounded = spec.min is not None and spec.max is not None
+        yield NumberDescription(
+            key=setting.key,
+            translation_key="command_setting",
+            translation_placeholders={"name": setting.label},
+            entity_registry_enabled_default=plan.allowed(setting.command),
+            native_min_value=spec.min if spec.min is not None else -UNBOUNDED,
+            native_max_value=spec.max if spec.max is not None else UNBOUNDED,
+            native_step=1.0 if spec.type == "integer" else _float_step(spec.min, spec.max),
+            native_unit_of_measurement=display_unit(unit),
+            device_class=_number_class(setting.argument, setting.label, unit),
+            mode=NumberMode.AUTO if bounded else NumberMode.BOX,
+            value_fn=setting.number,
+            set_fn=_set_number(setting),
+            assumed_state=setting.optimistic,
+            restore_fn=_restore(setting.key) if setting.optimistic else None,
+        )
+
+
+def _option_names_fn(
+    setting: CommandSetting,
+) -> Callable[[EnapterDeviceState], dict[str, Any] | None]:
+    names = dict(setting.spec.enum_names)
+
+    def attributes(state: EnapterDeviceState) -> dict[str, Any] | None:
+        option = setting.option(state)
+        return {"display_name": names.get(option or ""), "option_names": names}
+
+    return attributes
+
+
+def select_descriptions(plan: DevicePlan) -> Iterator[SelectDescription]:
+    """A select for each command with one required argument that is one of an enum."""
+    for setting in plan.selects:
+        yield SelectDescription(
+            key=setting.key,
+            translation_key="command_setting",
+            translation_placeholders={"name": setting.label},
+            entity_registry_enabled_default=plan.allowed(setting.command),
+            options=list(setting.spec.enum or ()),
+            current_fn=setting.option,
+            select_fn=_select_option(setting),
+            attributes_fn=_option_names_fn(setting) if setting.spec.enum_names else None,
+            assumed_state=setting.optimistic,
+            restore_fn=_restore(setting.key) if setting.optimistic else None,
         )
 
 
@@ -247,16 +379,20 @@ class DeviceEntities:
     binary_sensors: tuple[BinarySensorDescription, ...] = ()
     switches: tuple[SwitchDescription, ...] = ()
     buttons: tuple[ButtonDescription, ...] = ()
+    numbers: tuple[NumberDescription, ...] = ()
+    selects: tuple[SelectDescription, ...] = ()
 
 
-def device_entities(manifest: Manifest | None) -> DeviceEntities:
-    """Build every description of a device from its manifest (none without one)."""
-    plan = DevicePlan.of(manifest)
+def device_entities(manifest: Manifest | None, role: str | None = None) -> DeviceEntities:
+    """Build every description of a device from its manifest and the token's role on it."""
+    plan = DevicePlan.of(manifest, role)
     return DeviceEntities(
         tuple(sensor_descriptions(plan)),
         tuple(binary_sensor_descriptions(plan)),
         tuple(switch_descriptions(plan)),
         tuple(button_descriptions(plan)),
+        tuple(number_descriptions(plan)),
+        tuple(select_descriptions(plan)),
     )
 
 
@@ -267,6 +403,8 @@ _PLATFORM_DESCRIPTIONS: dict[
     Platform.BINARY_SENSOR: binary_sensor_descriptions,
     Platform.SWITCH: switch_descriptions,
     Platform.BUTTON: button_descriptions,
+    Platform.NUMBER: number_descriptions,
+    Platform.SELECT: select_descriptions,
 }
 
 

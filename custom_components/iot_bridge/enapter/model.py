@@ -5,7 +5,9 @@ telemetry, the entities read it.
 
 Nothing here is hard-coded per blueprint: a device's manifest alone says which
 telemetry it shows and which commands pair up as a switch (start/stop,
-enable_x/disable_x, x_on/x_off, open/close); the other commands are buttons.
+enable_x/disable_x, x_on/x_off, open/close); a command with one required number
+or enum argument is a setting (a number or a select); the other commands without
+required arguments are buttons.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from itertools import islice
 import math
 from typing import Any, Final
 
-from ..api.enapter import EnapterDevice, Manifest, TelemetryPoint, TelemetrySpec
+from ..api.enapter import (
+    CommandArgumentSpec,
+    EnapterDevice,
+    Manifest,
+    TelemetryPoint,
+    TelemetrySpec,
+)
+from ..api.enapter_manifest import enum_text, role_may_run
 
 # Home Assistant keeps at most 255 characters of a state.
 MAX_STATE_LENGTH = 255
@@ -34,6 +43,8 @@ MAX_COMMANDS: Final = 50
 ON_GATEWAY_TYPES = frozenset({"LUA", "VIRTUAL_UCM"})
 
 type TelemetryValue = bool | int | float | str | None
+# What a switch, number or select last set: on/off, a number or an option.
+type SentValue = bool | int | float | str
 
 
 # --- telemetry ---------------------------------------------------------------
@@ -48,7 +59,7 @@ def typed_value(spec: TelemetrySpec, point: TelemetryPoint) -> TelemetryValue:
     if point.timestamp is None or value is None:
         return None
     if spec.enum is not None:
-        text = _enum_text(value)
+        text = enum_text(value)
         return text if text in spec.enum else None
     if spec.type == "boolean":
         return value if isinstance(value, bool) else None
@@ -68,20 +79,6 @@ def _is_finite(value: float) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an int beyond any float (10**400)
         return False
-
-
-def _enum_text(value: Any) -> str | None:
-    # Numeric enums are options as text ("1"); a reported 1.0 still means "1".
-    if isinstance(value, bool):
-        return None
-    try:
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        if isinstance(value, (str, int, float)):
-            return str(value)
-    except ValueError:  # an int too long to write out (over 4,300 digits)
-        return None
-    return None
 
 
 def invalid_values(
@@ -111,14 +108,24 @@ def contradicts_connectivity(device: EnapterDevice, points: Mapping[str, Telemet
 
 @dataclass(slots=True)
 class EnapterDeviceState:
-    """What one device's entities read: its record, latest telemetry and switch bookkeeping."""
+    """What one device's entities read: its record, latest telemetry and what commands set."""
 
     device: EnapterDevice | None
     telemetry: Mapping[str, TelemetryPoint] = field(default_factory=dict)
-    # Switch key -> state the last successful command set, until the next poll shows the truth.
-    pending: dict[str, bool] = field(default_factory=dict)
-    # Switch key -> state assumed for switches without matching telemetry.
-    assumed: dict[str, bool] = field(default_factory=dict)
+    # Entity key -> what the last successful command set, until the next poll shows the truth.
+    pending: dict[str, SentValue] = field(default_factory=dict)
+    # Entity key -> the last value sent (or restored after a restart), shown by entities
+    # that no telemetry confirms.
+    assumed: dict[str, SentValue] = field(default_factory=dict)
+
+    def enum_name(self, attribute: str) -> str | None:
+        """The blueprint's display name of the attribute's current enum value."""
+        value = self.value(attribute)
+        manifest = self.device.manifest if self.device else None
+        spec = manifest.telemetry.get(attribute) if manifest else None
+        if spec is None or not isinstance(value, str):
+            return None
+        return spec.enum_names.get(value)
 
     def value(self, attribute: str) -> TelemetryValue:
         """The attribute's typed value, or None when missing, stale or of the wrong type."""
@@ -196,12 +203,18 @@ class CommandPair:
     attribute: str | None = None
     on_values: frozenset[str] | None = None
 
+    @property
+    def optimistic(self) -> bool:
+        """Whether no telemetry confirms the switch: it shows what it last sent."""
+        return self.attribute is None
+
     def is_on(self, state: EnapterDeviceState) -> bool | None:
         """A command's effect until the next poll, else the telemetry followed, else assumed."""
-        if self.key in state.pending:
-            return state.pending[self.key]
+        if isinstance(pending := state.pending.get(self.key), bool):
+            return pending
         if self.attribute is None:
-            return state.assumed.get(self.key)
+            assumed = state.assumed.get(self.key)
+            return assumed if isinstance(assumed, bool) else None
         value = state.value(self.attribute)
         if value is None:
             return None
@@ -303,22 +316,130 @@ def command_pairs(manifest: Manifest) -> list[CommandPair]:
     return pairs
 
 
+# --- settings: commands with one number or enum argument --------------------------
+
+# Verbs a setting command's name starts with; what follows names the setting (and often
+# the telemetry that reports it: set_production_rate -> production_rate).
+_SETTING_VERBS = ("set", "write", "change", "update", "configure")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSetting:
+    """A command with exactly one required argument: a number or a select."""
+
+    key: str
+    command: str
+    argument: str
+    spec: CommandArgumentSpec
+    label: str
+    # The telemetry that reports the setting's current value, if the blueprint has one.
+    attribute: str | None = None
+
+    @property
+    def optimistic(self) -> bool:
+        """Whether no telemetry confirms it: it shows the last value sent."""
+        return self.attribute is None
+
+    def current(self, state: EnapterDeviceState) -> SentValue | None:
+        """What a command just set, else the telemetry it follows, else the last value sent."""
+        if (pending := state.pending.get(self.key)) is not None:
+            return pending
+        if self.attribute is None:
+            return state.assumed.get(self.key)
+        return state.value(self.attribute)
+
+    def number(self, state: EnapterDeviceState) -> float | None:
+        """The current value as a number (None when unknown or not a number)."""
+        value = self.current(state)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return value
+
+    def option(self, state: EnapterDeviceState) -> str | None:
+        """The current value as one of the argument's options (None when it is none of them)."""
+        text = enum_text(self.current(state))
+        return text if self.spec.enum is not None and text in self.spec.enum else None
+
+
+def _setting_label(display_name: str) -> str:
+    """Drop a leading verb ("Set Production Rate" is the setting "Production Rate")."""
+    first, _, rest = display_name.partition(" ")
+    return rest if first.lower() in _SETTING_VERBS and rest.strip() else display_name
+
+
+def _tied_attribute(
+    manifest: Manifest, command: str, argument: str, spec: CommandArgumentSpec
+) -> str | None:
+    """The telemetry reporting a setting: named as the command (without its verb) or argument."""
+    first, _, rest = command.partition("_")
+    names = [command, *([rest] if first.lower() in _SETTING_VERBS and rest else []), argument]
+    for name in names:
+        telemetry = manifest.telemetry.get(name)
+        if telemetry is None:
+            continue
+        if spec.enum is None and telemetry.type in ("float", "integer") and telemetry.enum is None:
+            return name
+        if spec.enum is not None and telemetry.type != "boolean":
+            return name
+    return None
+
+
+def command_settings(manifest: Manifest) -> tuple[list[CommandSetting], list[CommandSetting]]:
+    """(numbers, selects): commands whose one required argument is a number or an enum.
+
+    Free text, booleans and lists get no entity: the ``run_command`` action runs them.
+    """
+    numbers: list[CommandSetting] = []
+    selects: list[CommandSetting] = []
+    for name, command in manifest.commands.items():
+        required = command.required_arguments
+        if len(required) != 1:
+            continue
+        argument = required[0]
+        spec = command.arguments[argument]
+        if spec.enum is not None:
+            kind, target = "select", selects
+        elif spec.numeric:
+            kind, target = "number", numbers
+        else:
+            continue
+        target.append(
+            CommandSetting(
+                key=f"{kind}_{name}",
+                command=name,
+                argument=argument,
+                spec=spec,
+                label=_setting_label(command.display_name),
+                attribute=_tied_attribute(manifest, name, argument, spec),
+            )
+        )
+    return numbers, selects
+
+
 @dataclass(frozen=True, slots=True)
 class DevicePlan:
-    """What a device's manifest calls for: its telemetry, switches and buttons."""
+    """What a device's manifest calls for: its telemetry, switches, settings and buttons."""
 
     # The manifest within the limits: at most MAX_TELEMETRY attributes and MAX_COMMANDS commands.
     manifest: Manifest = field(default_factory=Manifest)
     switches: tuple[CommandPair, ...] = ()
     # Commands that are neither half of a pair nor need arguments.
     buttons: tuple[str, ...] = ()
+    numbers: tuple[CommandSetting, ...] = ()
+    selects: tuple[CommandSetting, ...] = ()
+    # Commands whose access level is above the device's authorized role (the API refuses them).
+    restricted: frozenset[str] = frozenset()
     # What the manifest declared past the limits (ignored).
     refused_telemetry: int = 0
     refused_commands: int = 0
 
+    def allowed(self, *commands: str) -> bool:
+        """Whether the token's role on the device may run all of these commands."""
+        return not self.restricted.intersection(commands)
+
     @classmethod
-    def of(cls, manifest: Manifest | None) -> DevicePlan:
-        """Plan a device from its manifest; a device without one gets no entities."""
+    def of(cls, manifest: Manifest | None, role: str | None = None) -> DevicePlan:
+        """Plan a device from its manifest and the token's role on it; none without a manifest."""
         if manifest is None:
             return cls()
         refused_telemetry = max(0, len(manifest.telemetry) - MAX_TELEMETRY)
@@ -337,7 +458,22 @@ class DevicePlan:
             for name, spec in manifest.commands.items()
             if name not in paired and not spec.required_arguments
         )
-        return cls(manifest, pairs, buttons, refused_telemetry, refused_commands)
+        numbers, selects = command_settings(manifest)
+        restricted = frozenset(
+            name
+            for name, spec in manifest.commands.items()
+            if not role_may_run(role, spec.access_level)
+        )
+        return cls(
+            manifest,
+            pairs,
+            buttons,
+            tuple(numbers),
+            tuple(selects),
+            restricted,
+            refused_telemetry,
+            refused_commands,
+        )
 
 
 # --- the site ----------------------------------------------------------------
@@ -358,7 +494,7 @@ class DeviceListChange:
 
     added: tuple[EnapterDevice, ...]
     gone: tuple[EnapterDevice, ...]
-    # Devices listed before and now whose manifest changed.
+    # Devices listed before and now whose manifest (or the token's role on them) changed.
     new_manifest: tuple[EnapterDevice, ...]
     # New devices ignored because the site reached MAX_DEVICES.
     refused: int = 0
@@ -378,8 +514,8 @@ class SiteDevices(Mapping[str, EnapterDevice]):
         self._plans: dict[str, DevicePlan] = {}
         self._request_map: dict[str, list[str]] = {}
         # Shared with every poll's EnapterDeviceState, so a command shows at once.
-        self._pending: dict[str, dict[str, bool]] = {}
-        self._assumed: dict[str, dict[str, bool]] = {}
+        self._pending: dict[str, dict[str, SentValue]] = {}
+        self._assumed: dict[str, dict[str, SentValue]] = {}
         self._refusals: tuple[Refusal, ...] = ()
 
     def __getitem__(self, device_id: str) -> EnapterDevice:
@@ -432,13 +568,19 @@ class SiteDevices(Mapping[str, EnapterDevice]):
             new_manifest=tuple(
                 device
                 for key, device in devices.items()
-                if key in before and before[key].manifest != device.manifest
+                if key in before
+                and (
+                    before[key].manifest != device.manifest
+                    or before[key].authorized_role != device.authorized_role
+                )
             ),
             refused=len(refused),
         )
         replanned = {device.id for device in (*change.added, *change.new_manifest)}
         self._plans = {
-            key: DevicePlan.of(device.manifest) if key in replanned else self._plans[key]
+            key: DevicePlan.of(device.manifest, device.authorized_role)
+            if key in replanned
+            else self._plans[key]
             for key, device in devices.items()
         }
         self._devices = devices
@@ -477,7 +619,11 @@ class SiteDevices(Mapping[str, EnapterDevice]):
             )
         return SiteState(devices=states)
 
-    def switched(self, device_id: str, switch_key: str, on: bool) -> None:
-        """Note the state a switch's command set: shown now, assumed until telemetry says."""
-        self._pending.setdefault(device_id, {})[switch_key] = on
-        self._assumed.setdefault(device_id, {})[switch_key] = on
+    def sent(self, device_id: str, key: str, value: SentValue) -> None:
+        """Note what an entity's command set: shown now, assumed until telemetry says."""
+        self._pending.setdefault(device_id, {})[key] = value
+        self._assumed.setdefault(device_id, {})[key] = value
+
+    def restore(self, device_id: str, key: str, value: SentValue) -> None:
+        """Take the value an entity showed before a restart, unless a command set one since."""
+        self._assumed.setdefault(device_id, {}).setdefault(key, value)

@@ -11,6 +11,11 @@ newer than the last one seen per device (``start=``). Messages that arrive
 meanwhile wait in the socket's buffer; records seen twice (catch-up and live)
 are dropped by timestamp and record id. So a drop loses nothing.
 
+A catch-up is not replayed as states: its records are merged oldest first and each
+device's entities update once, with the newest value of every key. The numbers the
+later records replaced, and live records older than the last one seen, go to the
+long-term statistics of their sensors (``async_record_late``).
+
 What the project's data may create is capped (``model.MAX_DEVICES``,
 ``MAX_KEYS_PER_DEVICE``, ``MAX_KEYS_PER_PROJECT``): past a cap the extra devices or
 keys are ignored, with one warning and a repair issue (``..limits``) that goes away
@@ -28,6 +33,7 @@ from typing import Any, Final
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
+from homeassistant.util import dt as dt_util
 
 from ..api.errors import ApiError
 from ..api.instathings import (
@@ -47,6 +53,7 @@ from ..api.log_once import LogOnce
 from ..compat import device_by_identifier, via_device
 from ..const import DOMAIN, LOGGER
 from ..errors import command_errors
+from ..late_readings import LateReading
 from ..limits import async_clear_limit, async_report_limit
 from ..stream import OnOpen, StreamCoordinator
 from ..vendor import VendorConfigEntry
@@ -55,10 +62,13 @@ from .model import (
     MAX_KEYS_PER_DEVICE,
     MAX_KEYS_PER_PROJECT,
     STATE_KEY,
+    Applied,
     InstathingsDeviceState,
     firmware,
     link_children,
+    numbers_of,
 )
+from .numbers import number_unit
 
 # Catch-up requests in flight at once (one per device).
 CATCH_UP_CONCURRENCY = 4
@@ -120,12 +130,7 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
                     records = [record] if record is not None else []
                 else:
                     records = await self.client.data_since(key, state.catch_up_start)
-            # Oldest first, each written as a state of its own: nothing is skipped.
-            for record in records:
-                try:
-                    self._apply(state, record)
-                except Exception:  # noqa: BLE001 - one record must not fail every catch-up
-                    self._log_bug(f"record of {key}")
+            self._merge(key, state, records)
             if records and not initial:
                 self.stream_stats["caught_up_records"] += len(records)
                 LOGGER.debug("Caught up %d record(s) of %s", len(records), key)
@@ -236,7 +241,54 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
         )
 
     @callback
-    def _apply(self, state: InstathingsDeviceState, record: DataRecord) -> None:
+    def _merge(
+        self, key: str, state: InstathingsDeviceState, records: Iterable[DataRecord]
+    ) -> None:
+        """Apply a catch-up's records oldest first; the device's entities update once.
+
+        Each key shows its newest value; what a later record replaced is history.
+        """
+        late: list[tuple[str, int, float]] = []
+        latest: dict[str, tuple[int, float]] = {}
+        applied = False
+        for record in records:
+            try:
+                result = self._apply(state, record, wake=False)
+            except Exception:  # noqa: BLE001 - one record must not fail every catch-up
+                self._log_bug(f"record of {key}")
+                continue
+            if result.older:
+                late.extend(
+                    (name, record.ts, number) for name, number in numbers_of(state, record).items()
+                )
+            if not result.applied:
+                continue
+            applied = True
+            for name in record.data:
+                if (replaced := latest.pop(name, None)) is not None:
+                    late.append((name, *replaced))
+            latest.update(
+                (name, (record.ts, number)) for name, number in numbers_of(state, record).items()
+            )
+        if applied:
+            self.async_update_devices((key,))
+        self._record_late(key, late)
+
+    @callback
+    def _record_late(self, key: str, late: Iterable[tuple[str, int, float]]) -> None:
+        """Numbers not shown as states: to the statistics of their sensors."""
+        per_sensor: dict[str, list[LateReading]] = {}
+        for name, ts, number in late:
+            when = dt_util.utc_from_timestamp(ts / 1000)
+            per_sensor.setdefault(name, []).append(LateReading(when, number))
+        for name, readings in per_sensor.items():
+            self.stream_stats["late_values"] += len(readings)
+            self.async_record_late(key, name, readings, unit=number_unit(name))
+
+    @callback
+    def _apply(
+        self, state: InstathingsDeviceState, record: DataRecord, *, wake: bool = True
+    ) -> Applied:
         device_room = state.key_room
         project_room: int | None = None
         if any(key not in state.values for key in record.data):
@@ -253,8 +305,9 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
                 self._refuse(LIMIT_DEVICE_KEYS, MAX_KEYS_PER_DEVICE, result.refused)
         if result.new_kinds:
             self.mark_catalog_changed()
-        if result.applied:
+        if result.applied and wake:
             self.async_update_devices((record.device_id,))
+        return result
 
     def _key_count(self) -> int:
         return sum(len(state.values) for state in self.devices.values())
@@ -348,7 +401,9 @@ class InstathingsCoordinator(StreamCoordinator[Devices, InstathingsEvent]):
                 record.device_id,
             )
             return
-        self._apply(state, record)
+        if self._apply(state, record).older:
+            late = numbers_of(state, record).items()
+            self._record_late(record.device_id, ((name, record.ts, n) for name, n in late))
 
     @callback
     def _on_connectivity(self, event: ConnectivityEvent) -> None:

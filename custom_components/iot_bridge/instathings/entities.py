@@ -11,29 +11,17 @@ Objects and lists (``color``, ``relays``) have no entity.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 import math
-import re
 
-from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
-    LIGHT_LUX,
-    PERCENTAGE,
-    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
     Platform,
-    UnitOfElectricCurrent,
-    UnitOfElectricPotential,
-    UnitOfEnergy,
-    UnitOfFrequency,
-    UnitOfPower,
-    UnitOfPressure,
-    UnitOfTemperature,
 )
 
-from ..compat import CONCENTRATION_PPM, CONCENTRATION_UG_PER_M3, BinarySensorDeviceClass
+from ..compat import BinarySensorDeviceClass
 from ..descriptions import (
     IotBridgeBinarySensorEntityDescription,
     IotBridgeEntityDescription,
@@ -43,6 +31,7 @@ from ..descriptions import (
 )
 from .coordinator import InstathingsCoordinator
 from .model import STATE_KEY, SWITCH_VALUES, InstathingsDeviceState, ValueKind
+from .numbers import CAMEL, NUMBERS, NumberSpec, lookup
 
 # Home Assistant refuses longer states.
 MAX_STATE_LENGTH = 255
@@ -55,19 +44,6 @@ MAX_CACHED_DESCRIPTIONS = 4096
 
 
 @dataclass(frozen=True, slots=True)
-class NumberSpec:
-    """How a well-known numeric key shows in Home Assistant."""
-
-    device_class: SensorDeviceClass | None
-    unit: str | None
-    precision: int | None = None
-    state_class: SensorStateClass = SensorStateClass.MEASUREMENT
-    diagnostic: bool = False
-    enabled: bool = True
-    name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class FlagSpec:
     """How a well-known boolean key shows in Home Assistant."""
 
@@ -77,49 +53,6 @@ class FlagSpec:
     diagnostic: bool = False
     enabled: bool = True
 
-
-_TEMPERATURE = NumberSpec(SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS, 1)
-_PM25 = NumberSpec(SensorDeviceClass.PM25, CONCENTRATION_UG_PER_M3, 0, name="PM2.5")
-_ILLUMINANCE = NumberSpec(SensorDeviceClass.ILLUMINANCE, LIGHT_LUX, 0)
-
-NUMBERS: dict[str, NumberSpec] = {
-    "temperature": _TEMPERATURE,
-    "temp": _TEMPERATURE,
-    "humidity": NumberSpec(SensorDeviceClass.HUMIDITY, PERCENTAGE, 1),
-    "battery": NumberSpec(SensorDeviceClass.BATTERY, PERCENTAGE, 0, diagnostic=True),
-    "power": NumberSpec(SensorDeviceClass.POWER, UnitOfPower.WATT, 1),
-    "energy": NumberSpec(
-        SensorDeviceClass.ENERGY,
-        UnitOfEnergy.KILO_WATT_HOUR,
-        3,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-    ),
-    "voltage": NumberSpec(SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT, 1),
-    "current": NumberSpec(SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, 3),
-    "frequency": NumberSpec(SensorDeviceClass.FREQUENCY, UnitOfFrequency.HERTZ, 2),
-    "illuminance": _ILLUMINANCE,
-    "illuminance_lux": _ILLUMINANCE,
-    "lux": _ILLUMINANCE,
-    "pressure": NumberSpec(SensorDeviceClass.ATMOSPHERIC_PRESSURE, UnitOfPressure.HPA, 1),
-    "co2": NumberSpec(SensorDeviceClass.CO2, CONCENTRATION_PPM, 0, name="CO2"),
-    "co": NumberSpec(SensorDeviceClass.CO, CONCENTRATION_PPM, 0, name="CO"),
-    "pm25": _PM25,
-    "pm2_5": _PM25,
-    "pm10": NumberSpec(SensorDeviceClass.PM10, CONCENTRATION_UG_PER_M3, 0, name="PM10"),
-    "pm1": NumberSpec(SensorDeviceClass.PM1, CONCENTRATION_UG_PER_M3, 0, name="PM1"),
-    "moisture": NumberSpec(SensorDeviceClass.MOISTURE, PERCENTAGE, 1),
-    "soil_moisture": NumberSpec(SensorDeviceClass.MOISTURE, PERCENTAGE, 1),
-    # Radio quality changes with every message: diagnostic, and off until wanted.
-    "linkquality": NumberSpec(None, "lqi", 0, diagnostic=True, enabled=False, name="Link quality"),
-    "rssi": NumberSpec(
-        SensorDeviceClass.SIGNAL_STRENGTH,
-        SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
-        0,
-        diagnostic=True,
-        enabled=False,
-        name="RSSI",
-    ),
-}
 
 FLAGS: dict[str, FlagSpec] = {
     "occupancy": FlagSpec(BinarySensorDeviceClass.OCCUPANCY),
@@ -137,29 +70,10 @@ FLAGS: dict[str, FlagSpec] = {
     "is_virtual_data": FlagSpec(None, diagnostic=True, enabled=False),
 }
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
-def normalize_key(key: str) -> str:
-    """``isVirtualData`` -> ``is_virtual_data``, ``pm2.5`` -> ``pm2_5``."""
-    return _NOT_ALNUM.sub("_", _CAMEL.sub("_", key).lower()).strip("_")
-
-
-def _lookup[SpecT](table: Mapping[str, SpecT], key: str) -> tuple[SpecT | None, bool]:
-    """Find a key's spec: by its whole name, else by its last word (``device_temperature``).
-
-    The flag says whether the whole name matched (only then the spec's name is used).
-    """
-    normalized = normalize_key(key)
-    if (spec := table.get(normalized)) is not None:
-        return spec, True
-    return table.get(normalized.rsplit("_", 1)[-1]), False
-
 
 def humanize(key: str) -> str:
     """A readable name for a data key: ``deviceTemperature`` -> ``Device temperature``."""
-    words = _CAMEL.sub(" ", key).replace("_", " ").replace("-", " ").split()
+    words = CAMEL.sub(" ", key).replace("_", " ").replace("-", " ").split()
     # camelCase words read as lower case; acronyms (``CO2``) stay as they are.
     text = " ".join(word.lower() if word.istitle() else word for word in words) or key
     return text[:1].upper() + text[1:]
@@ -208,7 +122,7 @@ def sensor_description(
             value_fn=lambda state: _text(state.values.get(key)),
             available_fn=_reachable,
         )
-    spec, whole = _lookup(NUMBERS, key)
+    spec, whole = lookup(NUMBERS, key)
     spec = spec or NumberSpec(None, None)
     return IotBridgeSensorEntityDescription[InstathingsDeviceState](
         key=key,
@@ -228,7 +142,7 @@ def sensor_description(
 @lru_cache(maxsize=MAX_CACHED_DESCRIPTIONS)
 def flag_description(key: str) -> IotBridgeBinarySensorEntityDescription[InstathingsDeviceState]:
     """The binary sensor of a boolean key."""
-    spec, _ = _lookup(FLAGS, key)
+    spec, _ = lookup(FLAGS, key)
     spec = spec or FlagSpec(None)
 
     def is_on(state: InstathingsDeviceState) -> bool | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+import math
 from typing import Final
 
 from ..api.instathings_events import DataRecord, InstathingsDevice
@@ -78,6 +79,23 @@ def kind_of(key: str, value: object) -> ValueKind | None:
     return None
 
 
+def numbers_of(state: InstathingsDeviceState, record: DataRecord) -> dict[str, float]:
+    """The record's values of the device's numeric keys (finite numbers only)."""
+    found: dict[str, float] = {}
+    for key, value in record.data.items():
+        if state.kinds.get(key) is not ValueKind.NUMBER:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            continue
+        if math.isfinite(number):
+            found[key] = number
+    return found
+
+
 def firmware(device: InstathingsDevice) -> str | None:
     """The gateway software's version: ``instathings/gate:1.7.1`` -> ``1.7.1``."""
     image = device.software_version
@@ -92,15 +110,18 @@ class Applied:
 
     ``applied``: the record was newer than the last one and its values were taken.
     ``new_kinds``: keys that get an entity appeared. ``refused``: new keys that were
-    ignored because the device (or the room the caller gave) was full.
+    ignored because the device (or the room the caller gave) was full. ``older``: not
+    applied because it is older than the last one (history, not state).
     """
 
     applied: bool
     new_kinds: bool = False
     refused: int = 0
+    older: bool = False
 
 
 NOT_APPLIED: Final = Applied(applied=False)
+OLDER: Final = Applied(applied=False, older=True)
 
 
 @dataclass(slots=True)
@@ -148,7 +169,7 @@ class InstathingsDeviceState:
         """
         if self.last_ts is not None:
             if record.ts < self.last_ts:
-                return NOT_APPLIED
+                return OLDER
             if record.ts == self.last_ts and (
                 record.record_id is None or record.record_id in self.ids_at_last_ts
             ):

@@ -7,6 +7,13 @@ an event id, it catches up from history as soon as the server has accepted the
 stream, so the two overlap instead of leaving a gap; the overlap is dropped as
 duplicates (same device and frame counter).
 
+Only the newest uplink of a catch-up becomes a device's state, once: history read
+after a gap, and the burst the server replays after a resume (uplinks it received
+before the stream reopened, until the first live one, a keep-alive or
+``REPLAY_QUIET`` seconds without more). Uplinks superseded within a catch-up, and
+packets older than what a device shows (``Outcome.LATE``), go to the long-term
+statistics of the device's sensors instead (``async_record_late``).
+
 What the server sends can create devices and entities: new end-devices stop at
 ``MAX_DEVICES`` and decoded LPP channels at ``MAX_LPP_VALUES`` per device; past
 either, a repair issue says what was refused until there is room again.
@@ -21,8 +28,9 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -30,6 +38,7 @@ from ..api.errors import ApiCommandError, ApiPayloadError
 from ..api.log_once import LogOnce
 from ..api.netemera import BadEvent, KeepAlive, NetemeraClient, StreamItem, Uplink
 from ..const import DOMAIN, LOGGER
+from ..late_readings import LateReading
 from ..limits import async_clear_limit, async_report_limit
 from ..storage import async_load_state, entry_store_key
 from ..stream import OnOpen, StreamCoordinator
@@ -40,6 +49,7 @@ from .model import (
     Decoder,
     EndDevice,
     Outcome,
+    uplink_readings,
     usable_event_id,
 )
 from .settings import device_settings
@@ -52,6 +62,9 @@ DEVICE_PREFIX = "netemera_"
 # What the repair issue calls the things a cap refused ("too many new ...").
 LIMIT_DEVICES = "end-devices"
 LIMIT_LPP_VALUES = "Cayenne LPP channels on one end-device"
+# A resumed stream's replay is over after this long without a replayed uplink (a
+# keep-alive or a live uplink ends it sooner); then its newest uplinks are shown.
+REPLAY_QUIET = 1.0
 
 
 class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
@@ -75,6 +88,11 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
         # What each cap refused when last reported (0: no repair issue; -1: not yet
         # checked, so set-up drops a notice a reloaded entry no longer has reason for).
         self._reported: dict[str, int] = {LIMIT_DEVICES: -1, LIMIT_LPP_VALUES: -1}
+        # While a catch-up runs: the uplink each device would show, not shown yet.
+        self._unshown: dict[str, Uplink] | None = None
+        # A resumed stream's replay: uplinks received before this moment belong to it.
+        self._replay_before: datetime | None = None
+        self._replay_timer: CALLBACK_TYPE | None = None
 
     @property
     def devices(self) -> dict[str, EndDevice]:
@@ -115,23 +133,79 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
 
     async def _async_catch_up(self) -> None:
         """A stream resumed from an event id replays the gap itself; otherwise history fills it."""
-        if not self._resuming:
+        # What a dropped stream's replay brought is shown before anything else.
+        self._end_catch_up()
+        if self._resuming:
+            self._start_replay()
+        else:
             await self._async_read_history()
 
     async def _async_read_history(self) -> None:
         now = dt_util.utcnow()
         uplinks = await self.client.history(self.data.catch_up_start(now))
         self.stats["catch_ups"] += 1
-        changed: set[str] = set()
+        self._begin_catch_up()
         for uplink in uplinks:
-            if self._apply(uplink, now):
-                changed.add(uplink.dev_eui)
+            self._apply(uplink, now)
         self.stats["history_uplinks"] += len(uplinks)
         self.data.cover(now)
+        self._end_catch_up()
+
+    # --- catch-ups: only the newest becomes the state, once ------------------------
+
+    @callback
+    def _begin_catch_up(self) -> None:
+        if self._unshown is None:
+            self._unshown = {}
+
+    @callback
+    def _end_catch_up(self) -> None:
+        """Show what the catch-up brought: each device's newest uplink, in one update."""
+        self._end_replay()
+        unshown, self._unshown = self._unshown, None
         self._check_limits()
-        if changed:
-            self.async_update_devices(changed)
+        if unshown:
+            self.async_update_devices(unshown)
             self._schedule_save()
+
+    @callback
+    def _start_replay(self) -> None:
+        """A resumed stream first replays what it missed: one catch-up until it is over."""
+        self._replay_before = dt_util.utcnow()
+        self._begin_catch_up()
+        self._restart_replay_timer()
+
+    @callback
+    def _restart_replay_timer(self) -> None:
+        if self._replay_timer is not None:
+            self._replay_timer()
+        self._replay_timer = async_call_later(self.hass, REPLAY_QUIET, self._async_replay_quiet)
+
+    @callback
+    def _async_replay_quiet(self, _now: datetime) -> None:
+        self._replay_timer = None
+        self._end_catch_up()
+
+    @callback
+    def _end_replay(self) -> None:
+        self._replay_before = None
+        if self._replay_timer is not None:
+            self._replay_timer()
+            self._replay_timer = None
+
+    def _replayed(self, uplink: Uplink) -> bool:
+        """Whether an uplink belongs to the replay (the server had it before we reconnected)."""
+        before = self._replay_before
+        return before is not None and uplink.recv_time is not None and uplink.recv_time < before
+
+    @callback
+    def _record_late(self, uplink: Uplink) -> None:
+        """An uplink that is not shown: its numbers go to the statistics of its sensors."""
+        decoder = device_settings(self.options, uplink.dev_eui).decoder
+        for key, unit, value in uplink_readings(uplink, decoder):
+            if uplink.recv_time is not None:
+                reading = LateReading(uplink.recv_time, value)
+                self.async_record_late(uplink.dev_eui, key, (reading,), unit=unit)
 
     # --- the stream -------------------------------------------------------------
 
@@ -156,6 +230,8 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
         now = dt_util.utcnow()
         self.data.cover(now)
         if isinstance(item, KeepAlive):
+            if self._replay_before is not None:
+                self._end_catch_up()  # the server has nothing more to replay
             return False
         if isinstance(item, BadEvent):
             self.stats["bad_events"] += 1
@@ -165,6 +241,12 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
                 LOGGER.debug(message, *args)
             return False
         self._log_once.forget("bad_event")
+        if self._replay_before is not None:
+            if self._replayed(item):
+                self._apply(item, now)
+                self._restart_replay_timer()
+                return True
+            self._end_catch_up()
         applied = self._apply(item, now)
         self._check_limits()
         if applied:
@@ -191,13 +273,18 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
         )
 
     def _apply(self, uplink: Uplink, now: datetime) -> bool:
-        """Take one uplink into the state; return whether its device's entities must update."""
+        """Take one uplink into the state; return whether its device's entities must update.
+
+        During a catch-up the device is noted instead (``_end_catch_up`` updates it),
+        and the uplink it would have shown so far is superseded: a late one.
+        """
         outcome = self.data.apply(uplink, now)
         if outcome is Outcome.DUPLICATE:
             self.stats["duplicates"] += 1
             return False
         if outcome is Outcome.LATE:
             self.stats["late"] += 1
+            self._record_late(uplink)
             return False
         if outcome is Outcome.REFUSED:
             self.stats["refused"] += 1
@@ -216,7 +303,14 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
             LOGGER.debug("%s: new end-device %s", self.name, uplink.dev_eui)
             self.mark_catalog_changed()
         self._decode(self.devices[uplink.dev_eui])
-        return True
+        if self._unshown is None:
+            return True
+        superseded = self._unshown.get(uplink.dev_eui)
+        if superseded is not None:
+            self.stats["superseded"] += 1
+            self._record_late(superseded)
+        self._unshown[uplink.dev_eui] = uplink
+        return False
 
     def _decode(self, device: EndDevice) -> None:
         decoder = device_settings(self.options, device.dev_eui).decoder
@@ -350,5 +444,6 @@ class NetemeraCoordinator(StreamCoordinator[ApplicationState, StreamItem]):
 
     async def async_shutdown(self) -> None:
         """Stop the stream and write the devices before the entry goes away."""
+        self._end_replay()
         await super().async_shutdown()
         await self._store.async_save(self.data.as_dict())

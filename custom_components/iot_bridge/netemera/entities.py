@@ -12,8 +12,6 @@ from homeassistant.const import (
     DEGREE,
     LIGHT_LUX,
     PERCENTAGE,
-    SIGNAL_STRENGTH_DECIBELS,
-    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
     Platform,
     UnitOfElectricCurrent,
@@ -38,7 +36,7 @@ from ..descriptions import (
 )
 from ..errors import command_errors
 from .coordinator import NetemeraCoordinator
-from .model import EndDevice
+from .model import LPP_AXES, RSSI_KEY, RSSI_UNIT, SNR_KEY, SNR_UNIT, EndDevice, lpp_key
 from .settings import device_settings
 
 # Home Assistant refuses longer states (and logs an error each time): a payload of
@@ -79,20 +77,20 @@ def _snr(device: EndDevice) -> SensorValue:
 # Radio metadata and the raw payload: every end-device has these.
 UPLINK_SENSORS: tuple[IotBridgeSensorEntityDescription[EndDevice], ...] = (
     IotBridgeSensorEntityDescription[EndDevice](
-        key="rssi",
+        key=RSSI_KEY,
         translation_key="netemera_rssi",
         device_class=SensorDeviceClass.SIGNAL_STRENGTH,
-        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        native_unit_of_measurement=RSSI_UNIT,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_rssi,
         attributes_fn=_gateway_attributes,
     ),
     IotBridgeSensorEntityDescription[EndDevice](
-        key="snr",
+        key=SNR_KEY,
         translation_key="netemera_snr",
         # SNR is a ratio in dB, not a signal strength: no device class.
-        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS,
+        native_unit_of_measurement=SNR_UNIT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -150,9 +148,7 @@ class LppSensor:
     unit: str | None = None
     state_class: SensorStateClass | None = SensorStateClass.MEASUREMENT
     precision: int | None = None
-    # Names of the parts of multi-value types, in the decoder's order.
-    axes: tuple[str, ...] = ()
-    # Units per axis when they differ (gps).
+    # Units per axis when they differ (gps); the axes are the model's ``LPP_AXES``.
     axis_units: tuple[str | None, ...] = ()
 
 
@@ -166,7 +162,7 @@ LPP_SENSORS: dict[int, LppSensor] = {
     102: LppSensor(),  # presence
     103: LppSensor(SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS, precision=1),
     104: LppSensor(SensorDeviceClass.HUMIDITY, PERCENTAGE, precision=1),
-    113: LppSensor(unit="G", precision=3, axes=("x", "y", "z")),
+    113: LppSensor(unit="G", precision=3),
     115: LppSensor(SensorDeviceClass.ATMOSPHERIC_PRESSURE, UnitOfPressure.HPA, precision=1),
     116: LppSensor(SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT, precision=2),
     117: LppSensor(SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, precision=3),
@@ -184,12 +180,11 @@ LPP_SENSORS: dict[int, LppSensor] = {
     ),
     132: LppSensor(unit=DEGREE, state_class=SensorStateClass.MEASUREMENT_ANGLE),
     133: LppSensor(SensorDeviceClass.TIMESTAMP, state_class=None),
-    134: LppSensor(unit="°/s", precision=2, axes=("x", "y", "z")),
-    135: LppSensor(axes=("red", "green", "blue")),
+    134: LppSensor(unit="°/s", precision=2),
+    135: LppSensor(),  # colour
     136: LppSensor(
         state_class=None,
         precision=5,
-        axes=("latitude", "longitude", "altitude"),
         axis_units=(DEGREE, DEGREE, UnitOfLength.METERS),
     ),
     142: LppSensor(),  # switch
@@ -231,12 +226,11 @@ def _lpp_descriptions(
     lpp_type = LPP_TYPES[type_id]
     spec = LPP_SENSORS.get(type_id, LppSensor())
     key = (channel, type_id)
-    axes: tuple[str | None, ...] = spec.axes or (None,)
+    axes: tuple[str | None, ...] = LPP_AXES.get(type_id) or (None,)
     for index, axis in enumerate(axes):
         unit = spec.axis_units[index] if spec.axis_units else spec.unit
-        suffix = "" if axis is None else f"_{axis}"
         yield IotBridgeSensorEntityDescription[EndDevice](
-            key=f"lpp_{channel}_{type_id}{suffix}",
+            key=lpp_key(channel, type_id, axis),
             translation_key=f"lpp_{lpp_type.name}",
             translation_placeholders={"channel": str(channel), "axis": axis or ""},
             device_class=spec.device_class,

@@ -12,6 +12,7 @@ later packets, and new devices and decoded values stop at named caps.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -71,6 +72,53 @@ MAX_GATEWAYS = 16
 MAX_GATEWAY_ID = 64
 # Decoded LPP numbers are at most 4 bytes wide; a stored value beyond is a hand edit.
 MAX_LPP_NUMBER = 2**32
+
+
+# Keys of the entities whose numbers a late uplink still tells (entities.py uses them).
+RSSI_KEY = "rssi"
+SNR_KEY = "snr"
+RSSI_UNIT = "dBm"
+SNR_UNIT = "dB"
+# The parts of multi-value LPP types, in the decoder's order: each is an entity of its own.
+LPP_AXES: dict[int, tuple[str, ...]] = {
+    113: ("x", "y", "z"),
+    134: ("x", "y", "z"),
+    135: ("red", "green", "blue"),
+    136: ("latitude", "longitude", "altitude"),
+}
+
+
+def lpp_key(channel: int, type_id: int, axis: str | None = None) -> str:
+    """The key of the entity showing one LPP channel's type (and axis)."""
+    return f"lpp_{channel}_{type_id}" if axis is None else f"lpp_{channel}_{type_id}_{axis}"
+
+
+def uplink_readings(uplink: Uplink, decoder: Decoder) -> Iterator[tuple[str, str | None, float]]:
+    """An uplink's numbers as (entity key, unit, value): what a late one still tells.
+
+    The best gateway's RSSI and SNR, and with the Cayenne LPP decoder every decoded
+    number (a payload that does not decode tells nothing).
+    """
+    uplink = plausible(uplink)
+    best = uplink.best_gateway
+    if best is not None and best.rssi is not None:
+        yield RSSI_KEY, RSSI_UNIT, best.rssi
+    if best is not None and best.snr is not None:
+        yield SNR_KEY, SNR_UNIT, best.snr
+    if decoder is not Decoder.CAYENNE_LPP or not uplink.payload:
+        return
+    try:
+        decoded = decode(uplink.payload)
+    except LppDecodeError:
+        return
+    for value in decoded:
+        unit = LPP_TYPES[value.type_id].unit
+        if isinstance(value.value, tuple):
+            axes = LPP_AXES.get(value.type_id, ())
+            for axis, number in zip(axes, value.value, strict=False):
+                yield lpp_key(value.channel, value.type_id, axis), unit, float(number)
+        else:
+            yield lpp_key(value.channel, value.type_id), unit, float(value.value)
 
 
 def plausible_dev_eui(dev_eui: str) -> bool:

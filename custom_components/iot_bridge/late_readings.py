@@ -210,10 +210,7 @@ def hourly_totals(
             value = reading.value
             if increasing and value < 0:
                 continue
-            if increasing and value < RESET_RATIO * state:
-                total += value
-            else:
-                total += value - state
+            total += counter_increase(state, (value,)) if increasing else value - state
             state = value
         if math.isfinite(total):
             base = (state, total)
@@ -511,3 +508,20 @@ def _converter(
         if converter is not None and {unit, target} <= converter.VALID_UNITS:
             return converter.converter_factory(unit, target)
     return None
+
+
+def counter_increase(previous: float, readings: Iterable[float]) -> float:
+    """What a total_increasing counter counted from ``previous`` through ``readings``.
+
+    Home Assistant's own rule: a fall below ``RESET_RATIO`` of the value before is a
+    reset (the new value counts from zero); a smaller dip counts as a decrease; a
+    negative value is not a reading.
+    """
+    total = 0.0
+    current = previous
+    for reading in readings:
+        if reading < 0:
+            continue
+        total += reading if reading < RESET_RATIO * current else reading - current
+        current = reading
+    return total

@@ -22,8 +22,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.iot_bridge.const import DOMAIN
-from custom_components.iot_bridge.enapter.history import LOOKBACK, increase
+from custom_components.iot_bridge.enapter.history import LOOKBACK
 from custom_components.iot_bridge.energy_history import EnergyHistory
+from custom_components.iot_bridge.late_readings import counter_increase as increase
 from simulators.enapter import TOKEN, EnapterSimulator
 from simulators.enapter_history import SimHistory, history_for
 from tests.energy_statistics import recorded_sums, settle

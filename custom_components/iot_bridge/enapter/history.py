@@ -21,7 +21,7 @@ device reports it, counted once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -41,6 +41,7 @@ from ..api.enapter_history import (
 from ..api.log_once import LogOnce
 from ..const import LOGGER
 from ..energy_history import EnergySeries, HourlyEnergy
+from ..late_readings import RESET_RATIO, counter_increase as increase
 from .coordinator import EnapterCoordinator
 from .entities import numeric_sensor_kind
 from .model import SiteDevices
@@ -55,8 +56,6 @@ LOOKBACK: Final = timedelta(days=30)
 # Hours read again minute by minute per read; a counter that resets every hour is
 # broken, and its hours then count the new reading from zero without the minutes.
 MAX_REFINED_HOURS: Final = 24
-# Home Assistant's total_increasing rule: a fall below this share is a reset.
-RESET_RATIO: Final = 0.9
 
 type Points = Sequence[tuple[int, float]]
 
@@ -102,18 +101,6 @@ def energy_counters(devices: SiteDevices) -> list[EnergyCounter]:
                 )
             )
     return counters
-
-
-def increase(previous: float, readings: Iterable[float]) -> float:
-    """What a counter counted from ``previous`` through ``readings``, resets counted from zero."""
-    total = 0.0
-    current = previous
-    for reading in readings:
-        if reading < 0:
-            continue  # a counter is never negative: not a reading
-        total += reading if reading < RESET_RATIO * current else reading - current
-        current = reading
-    return total
 
 
 @dataclass(frozen=True, slots=True)
